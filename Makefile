@@ -1,0 +1,40 @@
+# Two commands for a new user: `make run` and `make test`. See README.md.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+PORT ?= 8000
+export LOCAL_PG_PORT ?= 54320
+export LOCAL_REDIS_PORT ?= 63790
+
+.PHONY: run test lint install services stop-services demo clean
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+services: install
+	@bash scripts/services.sh start
+
+stop-services:
+	@bash scripts/services.sh stop
+
+migrate: services
+	$(PY) manage.py migrate --noinput -v0
+
+run: migrate
+	$(PY) manage.py load_demo
+	@PORT=$(PORT) bash scripts/run.sh
+
+test: services
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+clean: stop-services
+	rm -rf var $(VENV)

@@ -1,0 +1,176 @@
+"""Settings for the Neon operations dashboard.
+
+Every value comes from the environment through the strict helpers in
+config/env.py. Defaults make `make run` work on a fresh machine; with DEBUG off
+the app refuses to start with the development secret key or encryption key.
+"""
+
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from celery.schedules import crontab  # noqa: F401  (handy for beat entries added by areas)
+from django.core.exceptions import ImproperlyConfigured
+
+from config.env import env_bool, env_float, env_int, env_list, env_str
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+DEV_SECRET_KEY = "dev-only-secret-key-do-not-use-in-production"
+# A valid Fernet key used only for local development and tests.
+DEV_ENCRYPTION_KEY = "ZGV2LW9ubHktZW5jcnlwdGlvbi1rZXktMzJieXRlcyE="
+
+DEBUG = env_bool("DEBUG", True)
+SECRET_KEY = env_str("SECRET_KEY", DEV_SECRET_KEY)
+# Comma-separated Fernet keys: the first encrypts, all of them decrypt (rotation).
+FIELD_ENCRYPTION_KEYS = env_list("FIELD_ENCRYPTION_KEYS", [DEV_ENCRYPTION_KEY])
+
+if not DEBUG:
+    if SECRET_KEY == DEV_SECRET_KEY:
+        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off")
+    if DEV_ENCRYPTION_KEY in FIELD_ENCRYPTION_KEYS:
+        raise ImproperlyConfigured("FIELD_ENCRYPTION_KEYS must not contain the development key when DEBUG is off")
+
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"] if DEBUG else [])
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_htmx",
+    "dashboard",
+    "migrations_app",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+
+def database_from_url(url: str) -> dict:
+    """Turn postgres://user:pass@host:port/name?opt=v into a Django DATABASES entry."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("postgres", "postgresql"):
+        raise ImproperlyConfigured("DATABASE_URL must start with postgres:// or postgresql://")
+    options = dict(pair.split("=", 1) for pair in parts.query.split("&") if "=" in pair)
+    return {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": unquote(parts.path.lstrip("/")),
+        "USER": unquote(parts.username or ""),
+        "PASSWORD": unquote(parts.password or ""),
+        "HOST": parts.hostname or "",
+        "PORT": str(parts.port or ""),
+        "CONN_MAX_AGE": env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0),
+        "CONN_HEALTH_CHECKS": True,
+        "OPTIONS": options,
+    }
+
+
+LOCAL_PG_PORT = env_int("LOCAL_PG_PORT", 54320)
+LOCAL_PG_PASSWORD = env_str("LOCAL_PG_PASSWORD", "postgres")
+LOCAL_REDIS_PORT = env_int("LOCAL_REDIS_PORT", 63790)
+DATABASE_URL = env_str(
+    "DATABASE_URL", f"postgres://postgres:{LOCAL_PG_PASSWORD}@127.0.0.1:{LOCAL_PG_PORT}/dashboard"
+)
+DATABASES = {"default": database_from_url(DATABASE_URL)}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+REDIS_URL = env_str("REDIS_URL", f"redis://127.0.0.1:{LOCAL_REDIS_PORT}/0")
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+LOGIN_URL = "/accounts/login/"
+LOGIN_REDIRECT_URL = "/projects/"
+LOGOUT_REDIRECT_URL = "/accounts/login/"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = False
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = BASE_DIR / "var" / "staticfiles"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = DEBUG
+
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SECURE = not DEBUG
+CSRF_COOKIE_SECURE = not DEBUG
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+
+# Celery: task state of record lives in our own TaskRun rows; Redis is broker and result backend.
+CELERY_BROKER_URL = REDIS_URL
+CELERY_RESULT_BACKEND = REDIS_URL
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_ACKS_LATE = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 120, minimum=1)
+CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 180, minimum=1)
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
+CELERY_BEAT_SCHEDULE: dict = {
+    "reconcile-stale-task-runs": {"task": "dashboard.tasks.reconcile_stale_task_runs", "schedule": 60.0},
+}
+
+# Connections to target databases (see dashboard/targets/).
+TARGET_CONNECT_TIMEOUT = env_int("TARGET_CONNECT_TIMEOUT", 10, minimum=1)
+TARGET_STATEMENT_TIMEOUT_MS = env_int("TARGET_STATEMENT_TIMEOUT_MS", 5000, minimum=100)
+TARGET_LOCK_TIMEOUT_MS = env_int("TARGET_LOCK_TIMEOUT_MS", 2000, minimum=100)
+TARGET_CONNECT_RETRIES = env_int("TARGET_CONNECT_RETRIES", 4, minimum=0)
+TARGET_RETRY_BASE_SECONDS = env_float("TARGET_RETRY_BASE_SECONDS", 0.5)
+TARGET_APPLICATION_NAME = "neon-ops-dashboard"
+# A TaskRun still "running" without a heartbeat for this long is marked lost.
+TASK_STALE_AFTER_SECONDS = env_int("TASK_STALE_AFTER_SECONDS", 300, minimum=10)
+
+# Neon API (a local stand-in in tests and the demo).
+NEON_API_BASE_URL = env_str("NEON_API_BASE_URL", "https://console.neon.tech/api/v2/")
+NEON_API_TIMEOUT = env_float("NEON_API_TIMEOUT", 10.0)
+
+# Demo data loaded by `make run`.
+DEMO_PASSWORD = env_str("DEMO_PASSWORD", "")
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}

@@ -1,0 +1,35 @@
+"""Connection settings for targets, taken from Django settings.
+
+The one place that turns a Project into connection parameters, so every area
+connects the same way (timeouts, application_name, pooled vs direct).
+"""
+
+from django.conf import settings
+
+from dashboard.targets.connect import TargetSettings
+from dashboard.targets.urls import is_neon_host, parse_url
+
+
+def target_settings(url: str, **overrides) -> TargetSettings:
+    host = parse_url(url).host
+    values = {
+        "connect_timeout": settings.TARGET_CONNECT_TIMEOUT,
+        "statement_timeout_ms": settings.TARGET_STATEMENT_TIMEOUT_MS,
+        "lock_timeout_ms": settings.TARGET_LOCK_TIMEOUT_MS,
+        "application_name": settings.TARGET_APPLICATION_NAME,
+        "retries": settings.TARGET_CONNECT_RETRIES,
+        "retry_base_seconds": settings.TARGET_RETRY_BASE_SECONDS,
+        "pooled": is_neon_host(host) and "-pooler" in host.split(".")[0],
+    }
+    values.update(overrides)
+    return TargetSettings(**values)
+
+
+def read_url(project) -> str:
+    """URL for short dashboard reads: the pooled connection."""
+    return project.pooled_url
+
+
+def direct_url(project) -> str:
+    """URL for session-scoped work (migrations, pg_dump, advisory locks)."""
+    return project.effective_direct_url

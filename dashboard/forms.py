@@ -1,0 +1,86 @@
+from django import forms
+from django.utils.text import slugify
+
+from dashboard.models import Project
+from dashboard.targets.urls import InvalidURL, parse_url
+
+SLUG_HELP = "Used in URLs: lowercase letters, digits and hyphens."
+
+
+def validate_connection_url(value: str) -> str:
+    try:
+        parse_url(value)
+    except InvalidURL as exc:
+        raise forms.ValidationError(str(exc)) from None
+    return value.strip()
+
+
+class ProjectForm(forms.ModelForm):
+    """Register or edit a project. Secret fields are never pre-filled; blank keeps the stored value."""
+
+    pooled_url = forms.CharField(
+        label="Pooled connection URL",
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
+        help_text="postgresql://user:password@host/db — for Neon, the -pooler host.",
+        required=False,
+    )
+    direct_url = forms.CharField(
+        label="Direct connection URL (optional)",
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
+        help_text="Used for migrations. For Neon it defaults to the pooled host without -pooler.",
+        required=False,
+    )
+    neon_api_key = forms.CharField(
+        label="Neon API key (optional)",
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
+        required=False,
+    )
+
+    class Meta:
+        model = Project
+        fields = ["team", "name", "slug", "pooled_url", "direct_url", "neon_project_id", "neon_api_key"]
+        labels = {"neon_project_id": "Neon project id (optional)"}
+        help_texts = {"slug": SLUG_HELP}
+
+    def __init__(self, *args, teams=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.editing = self.instance.pk is not None
+        self.fields["team"].queryset = teams
+        self.fields["team"].empty_label = None
+        self.fields["slug"].required = False
+        if self.editing:
+            del self.fields["team"]
+            for name in ("pooled_url", "direct_url", "neon_api_key"):
+                self.fields[name].help_text = "Leave blank to keep the stored value. " + self.fields[name].help_text
+
+    def clean_pooled_url(self):
+        value = self.cleaned_data["pooled_url"].strip()
+        if not value and self.editing:
+            return self.instance.pooled_url
+        return validate_connection_url(value)
+
+    def clean_direct_url(self):
+        value = self.cleaned_data["direct_url"].strip()
+        if not value:
+            return self.instance.direct_url if self.editing else ""
+        return validate_connection_url(value)
+
+    def clean_neon_api_key(self):
+        value = self.cleaned_data["neon_api_key"].strip()
+        return value or (self.instance.neon_api_key if self.editing else "")
+
+    def clean_neon_project_id(self):
+        value = self.cleaned_data["neon_project_id"].strip()
+        if value and not all(ch.isalnum() or ch in "-_" for ch in value):
+            raise forms.ValidationError("A Neon project id has only letters, digits, '-' and '_'.")
+        return value
+
+    def clean(self):
+        cleaned = super().clean()
+        if not cleaned.get("slug") and cleaned.get("name"):
+            cleaned["slug"] = slugify(cleaned["name"])[:100]
+            if not cleaned["slug"]:
+                self.add_error("slug", "Choose a slug: the name has no letters or digits to derive one from.")
+            elif Project.objects.filter(slug=cleaned["slug"]).exclude(pk=self.instance.pk).exists():
+                self.add_error("slug", "A project with this slug already exists.")
+        return cleaned

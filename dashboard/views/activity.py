@@ -1,0 +1,3 @@
+"""Views of the activity area."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""Views of the branches area."""
+
+urlpatterns: list = []

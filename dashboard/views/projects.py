@@ -1,0 +1,151 @@
+"""Project registry: list, register, edit, overview, connection check status."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import HttpResponseStopPolling
+
+from dashboard import audit, taskruns
+from dashboard.access import get_project_for_user, teams_where, visible_projects
+from dashboard.forms import ProjectForm
+from dashboard.models import Project, Role, TaskRun
+from dashboard.models.core import ProjectStatus
+from dashboard.tasks import check_project_connection
+
+CHECK_KIND = "connection_check"
+SECRET_FIELDS = {"pooled_url", "direct_url", "neon_api_key"}
+
+
+@login_required
+@require_GET
+def project_list(request):
+    projects = visible_projects(request.user).order_by("team__name", "name")
+    page = Paginator(projects, 50).get_page(request.GET.get("page"))
+    can_register = teams_where(request.user, Role.ADMIN).exists()
+    return render(request, "projects/list.html", {"page": page, "can_register": can_register})
+
+
+def start_connection_check(project: Project, user) -> TaskRun:
+    Project.objects.filter(pk=project.pk).update(status=ProjectStatus.CHECKING, status_message="")
+    return taskruns.enqueue(check_project_connection, CHECK_KIND, project=project, user=user)
+
+
+def _changed_fields(form: ProjectForm) -> list[str]:
+    return sorted(form.changed_data)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def project_new(request):
+    teams = teams_where(request.user, Role.ADMIN)
+    if not teams.exists():
+        raise PermissionDenied("Only team admins can register projects.")
+    form = ProjectForm(request.POST or None, teams=teams)
+    if request.method == "POST" and form.is_valid():
+        with transaction.atomic():
+            project = form.save(commit=False)
+            project.slug = form.cleaned_data["slug"]
+            project.save()
+            audit.record(request.user, "project.create", project=project, obj=project)
+            start_connection_check(project, request.user)
+        messages.success(request, f"Project {project.name} registered; checking the connection.")
+        return redirect("project_detail", slug=project.slug)
+    return render(request, "projects/form.html", {"form": form, "editing": False})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def project_edit(request, slug):
+    project, _ = get_project_for_user(request, slug, Role.ADMIN)
+    form = ProjectForm(request.POST or None, instance=project, teams=None)
+    if request.method == "POST" and form.is_valid():
+        with transaction.atomic():
+            project = form.save(commit=False)
+            project.slug = form.cleaned_data["slug"]
+            project.save()
+            # Field names only: secret values never reach the audit log.
+            audit.record(request.user, "project.update", project=project, obj=project, fields=_changed_fields(form))
+            start_connection_check(project, request.user)
+        messages.success(request, "Project updated; checking the connection again.")
+        return redirect("project_detail", slug=project.slug)
+    return render(request, "projects/form.html", {"form": form, "editing": True, "project": project})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def project_delete(request, slug):
+    project, _ = get_project_for_user(request, slug, Role.ADMIN)
+    if request.method == "POST":
+        if request.POST.get("confirm_name") != project.name:
+            messages.error(request, "Type the project name exactly to confirm deletion.")
+            return redirect("project_delete", slug=project.slug)
+        with transaction.atomic():
+            audit.record(request.user, "project.delete", team=project.team, obj=project)
+            project.delete()
+        messages.success(request, f"Project {project.name} was removed from the dashboard.")
+        return redirect("project_list")
+    return render(request, "projects/delete.html", {"project": project})
+
+
+@login_required
+@require_POST
+def project_check(request, slug):
+    project, _ = get_project_for_user(request, slug, Role.ENGINEER)
+    with transaction.atomic():
+        start_connection_check(project, request.user)
+        audit.record(request.user, "project.check", project=project, obj=project)
+    if request.htmx:
+        return _check_status_response(request, project)
+    return redirect("project_detail", slug=project.slug)
+
+
+def _latest_check(project: Project) -> TaskRun | None:
+    return TaskRun.objects.filter(project=project, kind=CHECK_KIND).order_by("-created_at").first()
+
+
+def _check_status_response(request, project: Project):
+    project.refresh_from_db()
+    run = _latest_check(project)
+    context = {"project": project, "run": run}
+    response = render(request, "projects/_check_status.html", context)
+    if request.htmx and (run is None or run.is_finished):
+        stop = HttpResponseStopPolling(response.content)
+        return stop
+    return response
+
+
+@login_required
+@require_GET
+def project_check_status(request, slug):
+    project, _ = get_project_for_user(request, slug)
+    return _check_status_response(request, project)
+
+
+@login_required
+@require_GET
+def project_detail(request, slug):
+    project, membership = get_project_for_user(request, slug)
+    events = project.audit_events.select_related("actor")[:20]
+    context = {
+        "project": project,
+        "membership": membership,
+        "run": _latest_check(project),
+        "events": events,
+        "can_edit": membership.has_role(Role.ADMIN),
+        "can_check": membership.has_role(Role.ENGINEER),
+    }
+    return render(request, "projects/detail.html", context)
+
+
+@login_required
+@require_GET
+def project_audit(request, slug):
+    project, _ = get_project_for_user(request, slug)
+    page = Paginator(project.audit_events.select_related("actor"), 50).get_page(request.GET.get("page"))
+    return render(request, "projects/audit.html", {"project": project, "page": page})
+
+

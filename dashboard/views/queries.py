@@ -1,0 +1,3 @@
+"""Views of the queries area."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""Views of the schema area."""
+
+urlpatterns: list = []

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Runs web server, Celery worker and Celery beat in the foreground; Ctrl-C stops all of them.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PORT="${PORT:-8000}"
+PY=.venv/bin/python
+mkdir -p var/log
+
+pids=()
+cleanup() {
+  trap - INT TERM EXIT
+  echo; echo "Stopping web, worker and beat..."
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+trap cleanup INT TERM EXIT
+
+.venv/bin/celery -A config worker --loglevel=INFO --concurrency=2 >var/log/worker.log 2>&1 &
+pids+=($!)
+.venv/bin/celery -A config beat --loglevel=INFO --schedule var/celerybeat-schedule >var/log/beat.log 2>&1 &
+pids+=($!)
+$PY manage.py run_demo_workload >var/log/workload.log 2>&1 &
+pids+=($!)
+$PY manage.py runserver "127.0.0.1:$PORT" --noreload &
+pids+=($!)
+
+echo
+echo "Neon Ops dashboard: http://127.0.0.1:$PORT/"
+cat var/demo-logins.txt 2>/dev/null || true
+echo "Logs: var/log/{worker,beat,workload}.log. Press Ctrl-C to stop everything."
+wait -n "${pids[@]}"

@@ -1,0 +1,82 @@
+"""Shared fixtures: real local Postgres databases as targets, teams and users per role."""
+
+import pytest
+from django.contrib.auth import get_user_model
+
+from dashboard.models import Membership, Project, Role, Team
+from tests.support import pg
+
+PASSWORD = "correct-horse-battery-staple"
+
+
+@pytest.fixture
+def target_db():
+    """A fresh, empty database with pg_stat_statements; dropped after the test."""
+    name = pg.create_database("target")
+    yield name
+    pg.drop_database(name)
+
+
+@pytest.fixture(scope="session")
+def pagila_template(django_db_blocker):
+    """Pagila loaded once per session; tests clone it with CREATE DATABASE ... TEMPLATE."""
+    name = pg.create_database("pagila_tpl")
+    pg.load_pagila(name)
+    with pg.admin_connect(name) as conn:
+        conn.execute("ANALYZE")
+    yield name
+    pg.drop_database(name)
+
+
+@pytest.fixture
+def pagila_db(pagila_template):
+    name = pg.create_database("pagila", template=pagila_template)
+    yield name
+    pg.drop_database(name)
+
+
+def make_user(username: str):
+    return get_user_model().objects.create_user(username=username, password=PASSWORD)
+
+
+@pytest.fixture
+def team(db):
+    return Team.objects.create(name="Acme", slug="acme")
+
+
+@pytest.fixture
+def other_team(db):
+    return Team.objects.create(name="Other", slug="other")
+
+
+@pytest.fixture
+def users(team, other_team):
+    """One user per role in `team`, one admin of another team, and one with no team."""
+    result = {}
+    for role in (Role.VIEWER, Role.ENGINEER, Role.ADMIN):
+        user = make_user(role.value)
+        Membership.objects.create(team=team, user=user, role=role)
+        result[role.value] = user
+    outsider = make_user("outsider")
+    Membership.objects.create(team=other_team, user=outsider, role=Role.ADMIN)
+    result["other_team"] = outsider
+    result["no_team"] = make_user("loner")
+    return result
+
+
+@pytest.fixture
+def project(team, target_db):
+    return Project.objects.create(team=team, name="Shop", slug="shop", pooled_url=pg.url_for(target_db))
+
+
+@pytest.fixture
+def client_for(client, users):
+    """client_for('admin') -> a test client logged in with that role (None: anonymous)."""
+
+    def login(who):
+        client.logout()
+        if who is not None:
+            client.force_login(users[who])
+        return client
+
+    return login
