@@ -25,11 +25,11 @@ def target_settings(url: str, **overrides) -> TargetSettings:
     return TargetSettings(**values)
 
 
-def read_url(project) -> str:
-    """URL for short dashboard reads: the pooled connection."""
+def read_url(project, branch=None) -> str:
+    """URL for short dashboard reads: the pooled connection of `branch` (default branch if None)."""
     return project.pooled_url
 
 
-def direct_url(project) -> str:
-    """URL for session-scoped work (migrations, pg_dump, advisory locks)."""
+def direct_url(project, branch=None) -> str:
+    """URL for session-scoped work (migrations, pg_dump, advisory locks) on `branch`."""
     return project.effective_direct_url

@@ -1,0 +1,1 @@
+"""Neon API client and the sync of branches and computes into models."""
