@@ -98,7 +98,9 @@ class NeonClient:
 
     # --- transport -------------------------------------------------------------------------
 
-    def _request(self, method: str, path: str, *, params: dict | None = None, json: dict | None = None) -> dict:
+    def _request(
+        self, method: str, path: str, *, params: dict | None = None, json: dict | None = None
+    ) -> dict:
         is_read = method == "GET"
         delays = self.retry.delays()
         while True:
@@ -108,7 +110,9 @@ class NeonClient:
             except httpx.TransportError as exc:
                 delay = next(delays, None) if is_read else None
                 if delay is None:
-                    raise NeonAPIError(None, f"Could not reach the Neon API ({type(exc).__name__}).") from None
+                    raise NeonAPIError(
+                        None, f"Could not reach the Neon API ({type(exc).__name__})."
+                    ) from None
                 self._sleep(delay)
                 continue
             if response.is_success:
@@ -119,7 +123,9 @@ class NeonClient:
                 raise _error_from_response(response)
             self._sleep(max(delay, _retry_after(response)))
 
-    def _paginate(self, path: str, key: str, *, params: dict | None = None, limit: int = 100) -> Iterator[dict]:
+    def _paginate(
+        self, path: str, key: str, *, params: dict | None = None, limit: int = 100
+    ) -> Iterator[dict]:
         """Follow Neon's cursor pagination (`pagination.next` or `pagination.cursor`)."""
         params = dict(params or {}, limit=limit)
         seen_cursors = set()
@@ -161,8 +167,14 @@ class NeonClient:
         with_compute: bool = True,
     ) -> dict:
         """Returns {branch, endpoints, operations}."""
-        branch = _clean({"parent_id": parent_id, "name": name, "parent_timestamp": parent_timestamp,
-                         "parent_lsn": parent_lsn})
+        branch = _clean(
+            {
+                "parent_id": parent_id,
+                "name": name,
+                "parent_timestamp": parent_timestamp,
+                "parent_lsn": parent_lsn,
+            }
+        )
         body: dict = {"branch": branch}
         if with_compute:
             body["endpoints"] = [{"type": "read_write"}]
@@ -181,8 +193,14 @@ class NeonClient:
         source_lsn: str | None = None,
         preserve_under_name: str | None = None,
     ) -> dict:
-        body = _clean({"source_branch_id": source_branch_id, "source_timestamp": source_timestamp,
-                       "source_lsn": source_lsn, "preserve_under_name": preserve_under_name})
+        body = _clean(
+            {
+                "source_branch_id": source_branch_id,
+                "source_timestamp": source_timestamp,
+                "source_lsn": source_lsn,
+                "preserve_under_name": preserve_under_name,
+            }
+        )
         return self._request("POST", f"projects/{project_id}/branches/{branch_id}/restore", json=body)
 
     def compare_schema(self, project_id: str, branch_id: str, *, base_branch_id: str, db_name: str) -> str:
@@ -210,8 +228,12 @@ class NeonClient:
     def connection_uri(
         self, project_id: str, *, branch_id: str, database_name: str, role_name: str, pooled: bool
     ) -> str:
-        params = {"branch_id": branch_id, "database_name": database_name, "role_name": role_name,
-                  "pooled": "true" if pooled else "false"}
+        params = {
+            "branch_id": branch_id,
+            "database_name": database_name,
+            "role_name": role_name,
+            "pooled": "true" if pooled else "false",
+        }
         return self._request("GET", f"projects/{project_id}/connection_uri", params=params)["uri"]
 
     # --- operations ------------------------------------------------------------------------
@@ -243,8 +265,11 @@ class NeonClient:
                 return list(current.values())
             if time.monotonic() >= deadline:
                 states = ", ".join(f"{op.get('action', '?')}: {op.get('status', '?')}" for op in pending)
-                raise OperationsTimeout(None, f"Neon operations did not finish in {timeout:.0f} s ({states}).",
-                                        code="operations_timeout")
+                raise OperationsTimeout(
+                    None,
+                    f"Neon operations did not finish in {timeout:.0f} s ({states}).",
+                    code="operations_timeout",
+                )
             self._sleep(poll_seconds)
             for op in pending:
                 current[op["id"]] = self.get_operation(project_id, op["id"])

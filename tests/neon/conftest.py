@@ -61,6 +61,10 @@ def neon_project(team, neon_settings, neon_standin, standin_db):
     """A dashboard project registered against the stand-in project."""
     url = neon_standin.standin.server.uri_for(standin_db)
     return Project.objects.create(
-        team=team, name="Pagila on Neon", slug="pagila-neon", pooled_url=url,
-        neon_project_id=STANDIN_PROJECT, neon_api_key=STANDIN_KEY,
+        team=team,
+        name="Pagila on Neon",
+        slug="pagila-neon",
+        pooled_url=url,
+        neon_project_id=STANDIN_PROJECT,
+        neon_api_key=STANDIN_KEY,
     )

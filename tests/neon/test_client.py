@@ -15,16 +15,25 @@ def slept():
 
 @pytest.fixture
 def client(neon_standin, slept):
-    with NeonClient(STANDIN_KEY, base_url=neon_standin.base_url, timeout=5, sleep=slept.append,
-                    retry=RetryPolicy(attempts=5, base_seconds=0.5)) as c:
+    with NeonClient(
+        STANDIN_KEY,
+        base_url=neon_standin.base_url,
+        timeout=5,
+        sleep=slept.append,
+        retry=RetryPolicy(attempts=5, base_seconds=0.5),
+    ) as c:
         yield c
 
 
 @pytest.fixture
 def real_sleep_client(neon_standin):
     """Polls operations with real sleeps, for calls that wait on the stand-in's background work."""
-    with NeonClient(STANDIN_KEY, base_url=neon_standin.base_url, timeout=5,
-                    retry=RetryPolicy(attempts=6, base_seconds=0.05)) as c:
+    with NeonClient(
+        STANDIN_KEY,
+        base_url=neon_standin.base_url,
+        timeout=5,
+        retry=RetryPolicy(attempts=6, base_seconds=0.05),
+    ) as c:
         yield c
 
 
@@ -52,12 +61,15 @@ def test_created_branch_becomes_ready_with_a_copy_of_the_parent_data(real_sleep_
     created = real_sleep_client.create_branch(STANDIN_PROJECT, name="feature-x")
     assert created["branch"]["current_state"] == "init"
     assert {op["status"] for op in created["operations"]} == {"running"}
-    finished = real_sleep_client.wait_for_operations(STANDIN_PROJECT, created["operations"], poll_seconds=0.02)
+    finished = real_sleep_client.wait_for_operations(
+        STANDIN_PROJECT, created["operations"], poll_seconds=0.02
+    )
     assert {op["status"] for op in finished} == {"finished"}
     branch = real_sleep_client.get_branch(STANDIN_PROJECT, created["branch"]["id"])
     assert branch["current_state"] == "ready"
-    uri = real_sleep_client.connection_uri(STANDIN_PROJECT, branch_id=branch["id"], database_name=standin_db,
-                                        role_name="postgres", pooled=True)
+    uri = real_sleep_client.connection_uri(
+        STANDIN_PROJECT, branch_id=branch["id"], database_name=standin_db, role_name="postgres", pooled=True
+    )
     assert titles(uri) == ["ACADEMY DINOSAUR", "ACE GOLDFINGER"]
     endpoint = real_sleep_client.get_endpoint(STANDIN_PROJECT, created["endpoints"][0]["id"])
     assert endpoint["current_state"] == "active"
@@ -103,8 +115,9 @@ def test_default_branch_cannot_be_deleted(real_sleep_client):
 def test_restore_recreates_the_branch_from_its_source(real_sleep_client, standin_db):
     created = create_ready_branch(real_sleep_client, "scratch")
     branch_id = created["branch"]["id"]
-    uri = real_sleep_client.connection_uri(STANDIN_PROJECT, branch_id=branch_id, database_name=standin_db,
-                                           role_name="postgres", pooled=False)
+    uri = real_sleep_client.connection_uri(
+        STANDIN_PROJECT, branch_id=branch_id, database_name=standin_db, role_name="postgres", pooled=False
+    )
     with psycopg.connect(uri, autocommit=True) as conn:
         conn.execute("DELETE FROM film")
     assert titles(uri) == []
@@ -117,8 +130,13 @@ def test_restore_recreates_the_branch_from_its_source(real_sleep_client, standin
 def test_suspended_compute_refuses_connections_until_started(real_sleep_client, standin_db):
     created = create_ready_branch(real_sleep_client, "sleepy")
     endpoint_id = created["endpoints"][0]["id"]
-    uri = real_sleep_client.connection_uri(STANDIN_PROJECT, branch_id=created["branch"]["id"],
-                                           database_name=standin_db, role_name="postgres", pooled=True)
+    uri = real_sleep_client.connection_uri(
+        STANDIN_PROJECT,
+        branch_id=created["branch"]["id"],
+        database_name=standin_db,
+        role_name="postgres",
+        pooled=True,
+    )
     session = psycopg.connect(uri, autocommit=True)
     suspended = real_sleep_client.suspend_endpoint(STANDIN_PROJECT, endpoint_id)
     real_sleep_client.wait_for_operations(STANDIN_PROJECT, suspended["operations"], poll_seconds=0.02)
@@ -136,13 +154,15 @@ def test_suspended_compute_refuses_connections_until_started(real_sleep_client, 
 def test_compare_schema_returns_a_unified_diff(real_sleep_client, standin_db):
     created = create_ready_branch(real_sleep_client, "schema-change")
     branch_id = created["branch"]["id"]
-    uri = real_sleep_client.connection_uri(STANDIN_PROJECT, branch_id=branch_id, database_name=standin_db,
-                                           role_name="postgres", pooled=False)
+    uri = real_sleep_client.connection_uri(
+        STANDIN_PROJECT, branch_id=branch_id, database_name=standin_db, role_name="postgres", pooled=False
+    )
     with psycopg.connect(uri, autocommit=True) as conn:
         conn.execute("ALTER TABLE film ADD COLUMN rating text")
     default_id = real_sleep_client.list_branches(STANDIN_PROJECT)[0]["id"]
-    diff = real_sleep_client.compare_schema(STANDIN_PROJECT, branch_id, base_branch_id=default_id,
-                                            db_name=standin_db)
+    diff = real_sleep_client.compare_schema(
+        STANDIN_PROJECT, branch_id, base_branch_id=default_id, db_name=standin_db
+    )
     assert diff.startswith(f"--- {default_id}")
     assert "+    rating text" in diff
     assert "Dumped" not in diff
@@ -200,8 +220,13 @@ def test_retries_stop_after_the_last_attempt(client, neon_standin, slept):
 
 def test_slow_api_times_out_with_a_clear_error(neon_standin):
     neon_standin.standin.slow(1.0)
-    with NeonClient(STANDIN_KEY, base_url=neon_standin.base_url, timeout=0.2, sleep=lambda s: None,
-                    retry=RetryPolicy(attempts=2)) as client:
+    with NeonClient(
+        STANDIN_KEY,
+        base_url=neon_standin.base_url,
+        timeout=0.2,
+        sleep=lambda s: None,
+        retry=RetryPolicy(attempts=2),
+    ) as client:
         with pytest.raises(NeonAPIError) as error:
             client.get_project(STANDIN_PROJECT)
     assert error.value.status is None
@@ -222,13 +247,19 @@ def test_waiting_on_operations_gives_up_after_the_timeout(real_sleep_client, neo
     neon_standin.standin.op_seconds = 1
     created = real_sleep_client.create_branch(STANDIN_PROJECT, name="slow")
     with pytest.raises(OperationsTimeout, match="did not finish"):
-        real_sleep_client.wait_for_operations(STANDIN_PROJECT, created["operations"], timeout=0.3, poll_seconds=0.05)
+        real_sleep_client.wait_for_operations(
+            STANDIN_PROJECT, created["operations"], timeout=0.3, poll_seconds=0.05
+        )
 
 
 def test_waiting_reports_progress_until_all_operations_finish(real_sleep_client):
     created = real_sleep_client.create_branch(STANDIN_PROJECT, name="progress")
     seen = []
-    real_sleep_client.wait_for_operations(STANDIN_PROJECT, created["operations"], poll_seconds=0.02,
-                                          on_progress=lambda ops: seen.append([op["status"] for op in ops]))
+    real_sleep_client.wait_for_operations(
+        STANDIN_PROJECT,
+        created["operations"],
+        poll_seconds=0.02,
+        on_progress=lambda ops: seen.append([op["status"] for op in ops]),
+    )
     assert seen[0] == ["running", "running"]
     assert seen[-1] == ["finished", "finished"]

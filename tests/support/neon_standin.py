@@ -84,8 +84,13 @@ class LocalServer:
 
     def connect(self, dbname: str | None = None) -> psycopg.Connection:
         return psycopg.connect(
-            host=self.host, port=self.port, user=self.user, password=self.password,
-            dbname=dbname or self.admin_db, autocommit=True, connect_timeout=10,
+            host=self.host,
+            port=self.port,
+            user=self.user,
+            password=self.password,
+            dbname=dbname or self.admin_db,
+            autocommit=True,
+            connect_timeout=10,
             application_name="neon-standin",
         )
 
@@ -155,7 +160,9 @@ class LocalServer:
     def rename(self, old: str, new: str) -> None:
         with self.connect() as conn:
             self.terminate_sessions(conn, old)
-            conn.execute(sql.SQL("ALTER DATABASE {} RENAME TO {}").format(sql.Identifier(old), sql.Identifier(new)))
+            conn.execute(
+                sql.SQL("ALTER DATABASE {} RENAME TO {}").format(sql.Identifier(old), sql.Identifier(new))
+            )
 
     def schema_dump(self, dbname: str) -> str:
         """pg_dump --schema-only, letting pg_dump in briefly if the compute is suspended."""
@@ -164,11 +171,19 @@ class LocalServer:
             if not was_allowed:
                 self.set_allow_connections(conn, dbname, True)
             try:
-                env = {**os.environ, "PGHOST": self.host, "PGPORT": str(self.port), "PGUSER": self.user,
-                       "PGPASSWORD": self.password}
+                env = {
+                    **os.environ,
+                    "PGHOST": self.host,
+                    "PGPORT": str(self.port),
+                    "PGUSER": self.user,
+                    "PGPASSWORD": self.password,
+                }
                 done = subprocess.run(
                     ["pg_dump", "--schema-only", "--no-owner", "--no-privileges", "-d", dbname],
-                    env=env, capture_output=True, text=True, timeout=60,
+                    env=env,
+                    capture_output=True,
+                    text=True,
+                    timeout=60,
                 )
             finally:
                 if not was_allowed:
@@ -176,8 +191,11 @@ class LocalServer:
         if done.returncode != 0:
             raise APIError(500, "pg_dump failed on the stand-in")
         # Version banners and pg_dump's random \restrict keys would show up as noise in diffs.
-        lines = [line for line in done.stdout.splitlines(keepends=True)
-                 if not line.startswith(("-- Dumped ", "\\restrict", "\\unrestrict"))]
+        lines = [
+            line
+            for line in done.stdout.splitlines(keepends=True)
+            if not line.startswith(("-- Dumped ", "\\restrict", "\\unrestrict"))
+        ]
         return "".join(lines)
 
 
@@ -200,8 +218,14 @@ class StandIn:
 
     def fail_next(self, status: int, times: int = 1, path_contains: str = "", method: str = "") -> None:
         with self.lock:
-            self.faults.append({"status": status, "remaining": times, "path_contains": path_contains,
-                                "method": method.upper()})
+            self.faults.append(
+                {
+                    "status": status,
+                    "remaining": times,
+                    "path_contains": path_contains,
+                    "method": method.upper(),
+                }
+            )
 
     def slow(self, seconds: float) -> None:
         self.delay_seconds = seconds
@@ -212,7 +236,11 @@ class StandIn:
     def take_fault(self, method: str, path: str) -> dict | None:
         with self.lock:
             for fault in self.faults:
-                if fault["remaining"] > 0 and fault["path_contains"] in path and fault["method"] in ("", method):
+                if (
+                    fault["remaining"] > 0
+                    and fault["path_contains"] in path
+                    and fault["method"] in ("", method)
+                ):
                     fault["remaining"] -= 1
                     return fault
         return None
@@ -242,10 +270,17 @@ class StandIn:
             with self.server.connect() as conn:
                 version = conn.execute("SHOW server_version_num").fetchone()[0]
             project = {
-                "id": project_id, "name": name or project_id, "region_id": "local-standin",
-                "pg_version": int(version) // 10000, "platform_id": "local", "settings": {},
-                "created_at": now_iso(), "updated_at": now_iso(), "compute_last_active_at": None,
-                "database_name": database, "proxy_host": "standin.localhost",
+                "id": project_id,
+                "name": name or project_id,
+                "region_id": "local-standin",
+                "pg_version": int(version) // 10000,
+                "platform_id": "local",
+                "settings": {},
+                "created_at": now_iso(),
+                "updated_at": now_iso(),
+                "compute_last_active_at": None,
+                "database_name": database,
+                "proxy_host": "standin.localhost",
             }
             self.state["projects"][project_id] = project
             branch = self._new_branch(project_id, name="main", parent=None, database=database)
@@ -255,19 +290,38 @@ class StandIn:
             self._save()
             return project
 
-    def _new_branch(self, project_id: str, *, name: str | None, parent: dict | None, database: str | None = None,
-                    parent_timestamp: str | None = None) -> dict:
+    def _new_branch(
+        self,
+        project_id: str,
+        *,
+        name: str | None,
+        parent: dict | None,
+        database: str | None = None,
+        parent_timestamp: str | None = None,
+    ) -> dict:
         branch_id = f"br-{secrets.token_hex(4)}-{secrets.token_hex(2)}"
         project = self.state["projects"][project_id]
         branch = {
-            "id": branch_id, "project_id": project_id, "parent_id": parent["id"] if parent else None,
-            "parent_lsn": "0/1A2B3C4" if parent else None, "parent_timestamp": parent_timestamp or (
-                now_iso() if parent else None),
-            "name": name or branch_id, "current_state": "init", "pending_state": "ready",
-            "state_changed_at": now_iso(), "logical_size": 0, "creation_source": "console",
-            "default": False, "protected": False, "cpu_used_sec": 0, "compute_time_seconds": 0,
-            "active_time_seconds": 0, "written_data_bytes": 0, "data_transfer_bytes": 0,
-            "created_at": now_iso(), "updated_at": now_iso(),
+            "id": branch_id,
+            "project_id": project_id,
+            "parent_id": parent["id"] if parent else None,
+            "parent_lsn": "0/1A2B3C4" if parent else None,
+            "parent_timestamp": parent_timestamp or (now_iso() if parent else None),
+            "name": name or branch_id,
+            "current_state": "init",
+            "pending_state": "ready",
+            "state_changed_at": now_iso(),
+            "logical_size": 0,
+            "creation_source": "console",
+            "default": False,
+            "protected": False,
+            "cpu_used_sec": 0,
+            "compute_time_seconds": 0,
+            "active_time_seconds": 0,
+            "written_data_bytes": 0,
+            "data_transfer_bytes": 0,
+            "created_at": now_iso(),
+            "updated_at": now_iso(),
             # Stand-in bookkeeping (Neon has no such field; clients ignore unknown fields).
             "standin_seq": self._next_seq(),
             "standin_database": database or f"{project['database_name']}__{branch_id.replace('-', '_')}",
@@ -282,13 +336,28 @@ class StandIn:
     def _new_endpoint(self, project_id: str, branch_id: str, kind: str = "read_write") -> dict:
         endpoint_id = f"ep-{secrets.token_hex(4)}-{secrets.token_hex(2)}"
         endpoint = {
-            "id": endpoint_id, "host": f"{endpoint_id}.standin.localhost", "project_id": project_id,
-            "branch_id": branch_id, "type": kind, "current_state": "init", "pending_state": "active",
-            "region_id": "local-standin", "autoscaling_limit_min_cu": 0.25, "autoscaling_limit_max_cu": 0.25,
-            "settings": {}, "pooler_enabled": True, "pooler_mode": "transaction", "disabled": False,
-            "passwordless_access": False, "last_active": None, "creation_source": "console",
-            "created_at": now_iso(), "updated_at": now_iso(), "proxy_host": "standin.localhost",
-            "suspend_timeout_seconds": 0, "provisioner": "k8s-neonvm",
+            "id": endpoint_id,
+            "host": f"{endpoint_id}.standin.localhost",
+            "project_id": project_id,
+            "branch_id": branch_id,
+            "type": kind,
+            "current_state": "init",
+            "pending_state": "active",
+            "region_id": "local-standin",
+            "autoscaling_limit_min_cu": 0.25,
+            "autoscaling_limit_max_cu": 0.25,
+            "settings": {},
+            "pooler_enabled": True,
+            "pooler_mode": "transaction",
+            "disabled": False,
+            "passwordless_access": False,
+            "last_active": None,
+            "creation_source": "console",
+            "created_at": now_iso(),
+            "updated_at": now_iso(),
+            "proxy_host": "standin.localhost",
+            "suspend_timeout_seconds": 0,
+            "provisioner": "k8s-neonvm",
         }
         self.state["endpoints"][endpoint_id] = endpoint
         return endpoint
@@ -316,12 +385,17 @@ class StandIn:
         return endpoint
 
     def branches_of(self, project_id: str) -> list[dict]:
-        return sorted((b for b in self.state["branches"].values() if b["project_id"] == project_id),
-                      key=lambda b: b["standin_seq"])
+        return sorted(
+            (b for b in self.state["branches"].values() if b["project_id"] == project_id),
+            key=lambda b: b["standin_seq"],
+        )
 
     def endpoints_of(self, project_id: str, branch_id: str | None = None) -> list[dict]:
-        return [e for e in self.state["endpoints"].values()
-                if e["project_id"] == project_id and (branch_id is None or e["branch_id"] == branch_id)]
+        return [
+            e
+            for e in self.state["endpoints"].values()
+            if e["project_id"] == project_id and (branch_id is None or e["branch_id"] == branch_id)
+        ]
 
     def default_branch(self, project_id: str) -> dict:
         return next(b for b in self.branches_of(project_id) if b["default"])
@@ -338,16 +412,31 @@ class StandIn:
     # --- operations ------------------------------------------------------------------------
 
     def _check_no_running_operation(self, project_id: str) -> None:
-        running = [op for op in self.state["operations"].values()
-                   if op["project_id"] == project_id and op["status"] == "running"]
+        running = [
+            op
+            for op in self.state["operations"].values()
+            if op["project_id"] == project_id and op["status"] == "running"
+        ]
         if running:
-            raise APIError(423, "project already has running conflicting operations, scheduling of new ones is "
-                                "prohibited", code="")
+            raise APIError(
+                423,
+                "project already has running conflicting operations, scheduling of new ones is prohibited",
+                code="",
+            )
 
     def _new_operation(self, project_id: str, action: str, *, branch_id=None, endpoint_id=None) -> dict:
-        op = {"id": str(uuid.uuid4()), "project_id": project_id, "branch_id": branch_id,
-              "endpoint_id": endpoint_id, "action": action, "status": "running", "failures_count": 0,
-              "created_at": now_iso(), "updated_at": now_iso(), "total_duration_ms": 0}
+        op = {
+            "id": str(uuid.uuid4()),
+            "project_id": project_id,
+            "branch_id": branch_id,
+            "endpoint_id": endpoint_id,
+            "action": action,
+            "status": "running",
+            "failures_count": 0,
+            "created_at": now_iso(),
+            "updated_at": now_iso(),
+            "total_duration_ms": 0,
+        }
         self.state["operations"][op["id"]] = op
         return op
 
@@ -364,8 +453,11 @@ class StandIn:
                 error = str(exc)[:300]
             with self.lock:
                 for op in operations:
-                    op.update(status="failed" if error else "finished", updated_at=now_iso(),
-                              total_duration_ms=int((time.monotonic() - started) * 1000))
+                    op.update(
+                        status="failed" if error else "finished",
+                        updated_at=now_iso(),
+                        total_duration_ms=int((time.monotonic() - started) * 1000),
+                    )
                     if error:
                         op.update(error=error, failures_count=op["failures_count"] + 1)
                 self._save()
@@ -380,8 +472,11 @@ class StandIn:
         if not isinstance(spec, dict):
             raise APIError(400, "branch must be an object")
         self._check_no_running_operation(project_id)
-        parent = self.branch(project_id, spec["parent_id"]) if spec.get("parent_id") else self.default_branch(
-            project_id)
+        parent = (
+            self.branch(project_id, spec["parent_id"])
+            if spec.get("parent_id")
+            else self.default_branch(project_id)
+        )
         timestamp = spec.get("parent_timestamp")
         if timestamp:
             try:
@@ -401,8 +496,11 @@ class StandIn:
         for requested in body.get("endpoints") or []:
             endpoint = self._new_endpoint(project_id, branch["id"], requested.get("type", "read_write"))
             endpoints.append(endpoint)
-            operations.append(self._new_operation(project_id, "start_compute", branch_id=branch["id"],
-                                                  endpoint_id=endpoint["id"]))
+            operations.append(
+                self._new_operation(
+                    project_id, "start_compute", branch_id=branch["id"], endpoint_id=endpoint["id"]
+                )
+            )
 
         def work():
             self.server.clone(parent["standin_database"], branch["standin_database"])
@@ -424,8 +522,10 @@ class StandIn:
             raise APIError(400, "cannot delete a branch that has child branches")
         self._check_no_running_operation(project_id)
         endpoints = self.endpoints_of(project_id, branch_id)
-        operations = [self._new_operation(project_id, "suspend_compute", branch_id=branch_id, endpoint_id=e["id"])
-                      for e in endpoints]
+        operations = [
+            self._new_operation(project_id, "suspend_compute", branch_id=branch_id, endpoint_id=e["id"])
+            for e in endpoints
+        ]
         operations.append(self._new_operation(project_id, "delete_timeline", branch_id=branch_id))
         branch["pending_state"] = "deleted"
 
@@ -456,8 +556,10 @@ class StandIn:
         preserve = str(body.get("preserve_under_name") or "").strip()
         endpoints = self.endpoints_of(project_id, branch_id)
         operations = [self._new_operation(project_id, "restore_branch", branch_id=branch_id)]
-        operations += [self._new_operation(project_id, "restart_compute", branch_id=branch_id, endpoint_id=e["id"])
-                       for e in endpoints]
+        operations += [
+            self._new_operation(project_id, "restart_compute", branch_id=branch_id, endpoint_id=e["id"])
+            for e in endpoints
+        ]
 
         def work():
             database = branch["standin_database"]
@@ -482,8 +584,9 @@ class StandIn:
         self._check_no_running_operation(project_id)
         database = self.state["branches"][endpoint["branch_id"]]["standin_database"]
         action = "start_compute" if state == "active" else "suspend_compute"
-        operations = [self._new_operation(project_id, action, branch_id=endpoint["branch_id"],
-                                          endpoint_id=endpoint_id)]
+        operations = [
+            self._new_operation(project_id, action, branch_id=endpoint["branch_id"], endpoint_id=endpoint_id)
+        ]
         endpoint["pending_state"] = state
 
         def work():
@@ -565,12 +668,19 @@ ROUTES = [
     ("GET", r"/projects/(?P<project_id>[^/]+)/branches/(?P<branch_id>[^/]+)", "get_branch"),
     ("DELETE", r"/projects/(?P<project_id>[^/]+)/branches/(?P<branch_id>[^/]+)", "delete_branch"),
     ("POST", r"/projects/(?P<project_id>[^/]+)/branches/(?P<branch_id>[^/]+)/restore", "restore_branch"),
-    ("GET", r"/projects/(?P<project_id>[^/]+)/branches/(?P<branch_id>[^/]+)/compare_schema", "compare_schema"),
+    (
+        "GET",
+        r"/projects/(?P<project_id>[^/]+)/branches/(?P<branch_id>[^/]+)/compare_schema",
+        "compare_schema",
+    ),
     ("GET", r"/projects/(?P<project_id>[^/]+)/branches/(?P<branch_id>[^/]+)/schema", "branch_schema"),
     ("GET", r"/projects/(?P<project_id>[^/]+)/endpoints", "list_endpoints"),
     ("GET", r"/projects/(?P<project_id>[^/]+)/endpoints/(?P<endpoint_id>[^/]+)", "get_endpoint"),
-    ("POST", r"/projects/(?P<project_id>[^/]+)/endpoints/(?P<endpoint_id>[^/]+)/(?P<verb>start|suspend)",
-     "endpoint_action"),
+    (
+        "POST",
+        r"/projects/(?P<project_id>[^/]+)/endpoints/(?P<endpoint_id>[^/]+)/(?P<verb>start|suspend)",
+        "endpoint_action",
+    ),
     ("GET", r"/projects/(?P<project_id>[^/]+)/connection_uri", "connection_uri"),
     ("GET", r"/projects/(?P<project_id>[^/]+)/operations/(?P<operation_id>[^/]+)", "get_operation"),
 ]
@@ -588,7 +698,7 @@ def paginate(items: list[dict], query: dict, key: str, cursor_field: str) -> dic
     cursor = query.get("cursor")
     if cursor:
         ids = [item["id"] for item in items]
-        items = items[ids.index(cursor) + 1:] if cursor in ids else []
+        items = items[ids.index(cursor) + 1 :] if cursor in ids else []
     page = items[:limit]
     return {key: page, "pagination": {cursor_field: page[-1]["id"] if page else cursor}}
 
@@ -648,7 +758,7 @@ class Handler(BaseHTTPRequestHandler):
                 return self._send(200, {"ok": True})
             if not parts.path.startswith(API_PREFIX):
                 raise APIError(404, "not found")
-            path = parts.path[len(API_PREFIX):].rstrip("/") or "/"
+            path = parts.path[len(API_PREFIX) :].rstrip("/") or "/"
             self._check_auth()
             if standin.delay_seconds:
                 time.sleep(standin.delay_seconds)
@@ -674,7 +784,9 @@ class Handler(BaseHTTPRequestHandler):
         if "delay_seconds" in body:
             self.standin.slow(float(body["delay_seconds"]))
         if body.get("status"):
-            self.standin.fail_next(int(body["status"]), int(body.get("times", 1)), str(body.get("path_contains", "")))
+            self.standin.fail_next(
+                int(body["status"]), int(body.get("times", 1)), str(body.get("path_contains", ""))
+            )
 
     def _dispatch(self, name: str, args: dict, query: dict, body: dict) -> tuple[int, dict]:
         s = self.standin
@@ -734,7 +846,9 @@ class RunningStandIn:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         if suspend_check_seconds:
-            self._threads.append(threading.Thread(target=self._reaper, args=(suspend_check_seconds,), daemon=True))
+            self._threads.append(
+                threading.Thread(target=self._reaper, args=(suspend_check_seconds,), daemon=True)
+            )
 
     def _reaper(self, interval: float) -> None:
         while not self._stop.wait(interval):
@@ -744,7 +858,9 @@ class RunningStandIn:
                 pass
 
     def start(self) -> "RunningStandIn":
-        self._threads.append(threading.Thread(target=self.httpd.serve_forever, daemon=True, name="standin-http"))
+        self._threads.append(
+            threading.Thread(target=self.httpd.serve_forever, daemon=True, name="standin-http")
+        )
         for thread in self._threads:
             thread.start()
         return self
@@ -759,13 +875,22 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Local Neon API stand-in backed by a local Postgres server.")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--db-url", required=True, help="admin URL of the local Postgres server")
-    parser.add_argument("--project", action="append", default=[], metavar="ID=DATABASE",
-                        help="stand-in project whose default branch is the existing DATABASE")
+    parser.add_argument(
+        "--project",
+        action="append",
+        default=[],
+        metavar="ID=DATABASE",
+        help="stand-in project whose default branch is the existing DATABASE",
+    )
     parser.add_argument("--api-key-file", required=True, help="file holding the API key clients must send")
     parser.add_argument("--state-file", help="keep branches and computes across restarts")
     parser.add_argument("--op-seconds", type=float, default=0.5, help="how long operations stay running")
-    parser.add_argument("--suspend-check-seconds", type=float, default=10.0,
-                        help="how often idle computes are suspended after their suspend timeout")
+    parser.add_argument(
+        "--suspend-check-seconds",
+        type=float,
+        default=10.0,
+        help="how often idle computes are suspended after their suspend timeout",
+    )
     args = parser.parse_args(argv)
     api_key = Path(args.api_key_file).read_text().strip()
     standin = StandIn(args.db_url, api_key, op_seconds=args.op_seconds, state_file=args.state_file)
