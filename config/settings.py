@@ -174,3 +174,15 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# --- neon ---
+# Stored compute state older than this is re-read from the Neon API before a job connects.
+NEON_STATE_MAX_AGE_SECONDS = env_int("NEON_STATE_MAX_AGE_SECONDS", 30, minimum=0)
+NEON_STATE_CHECK_TIMEOUT = env_float("NEON_STATE_CHECK_TIMEOUT", 3.0)
+NEON_SYNC_INTERVAL_SECONDS = env_int("NEON_SYNC_INTERVAL_SECONDS", 60, minimum=10)
+# How long a branch or compute action waits for Neon's operations to finish.
+NEON_OPERATION_TIMEOUT = env_float("NEON_OPERATION_TIMEOUT", 120.0)
+CELERY_BEAT_SCHEDULE["neon-sync-branches"] = {
+    "task": "dashboard.neon.tasks.sync_all_neon_projects",
+    "schedule": float(NEON_SYNC_INTERVAL_SECONDS),
+}
