@@ -59,7 +59,7 @@ def neon_settings(settings, neon_standin):
 @pytest.fixture
 def neon_project(team, neon_settings, neon_standin, standin_db):
     """A dashboard project registered against the stand-in project."""
-    url = neon_standin.standin.server.uri_for(standin_db)
+    url = neon_standin.standin.uri_for_database(standin_db)
     return Project.objects.create(
         team=team,
         name="Pagila on Neon",

@@ -263,3 +263,29 @@ def test_waiting_reports_progress_until_all_operations_finish(real_sleep_client)
     )
     assert seen[0] == ["running", "running"]
     assert seen[-1] == ["finished", "finished"]
+
+
+def test_a_started_compute_answers_like_neon_during_its_cold_start(
+    real_sleep_client, neon_standin, standin_db
+):
+    from dashboard.targets.connect import TargetSettings, connect
+
+    neon_standin.standin.cold_start_failures = 2
+    created = create_ready_branch(real_sleep_client, "cold")
+    endpoint_id = created["endpoints"][0]["id"]
+    uri = real_sleep_client.connection_uri(
+        STANDIN_PROJECT,
+        branch_id=created["branch"]["id"],
+        database_name=standin_db,
+        role_name="postgres",
+        pooled=True,
+    )
+    for verb in ("suspend", "start"):
+        answer = getattr(real_sleep_client, f"{verb}_endpoint")(STANDIN_PROJECT, endpoint_id)
+        real_sleep_client.wait_for_operations(STANDIN_PROJECT, answer["operations"], poll_seconds=0.02)
+    with pytest.raises(psycopg.OperationalError, match="Couldn't connect to compute node"):
+        titles(uri)
+    connected = connect(uri, TargetSettings(retries=3, retry_base_seconds=0.01))
+    connected.conn.close()
+    assert connected.attempts == 2
+    assert neon_standin.standin.attempts_on(endpoint_id, "idle") == 0

@@ -25,8 +25,8 @@ Limits: `parent_timestamp` and `source_timestamp` are validated and recorded
 but the copy is of the current data (no point-in-time history locally);
 pooled and direct URIs point at the same local server (no PgBouncer).
 
-Run: python -m tests.support.neon_standin --port 8791 \
-        --db-url postgresql://postgres:postgres@127.0.0.1:54320/postgres \
+Run: NEON_STANDIN_DB_URL=postgresql://postgres:postgres@127.0.0.1:54320/postgres \
+        python -m tests.support.neon_standin --port 8791 \
         --project pagila-neon=pagila_neon --api-key-file var/neon-standin.key
 """
 
@@ -36,6 +36,8 @@ import json
 import os
 import re
 import secrets
+import socket
+import struct
 import subprocess
 import threading
 import time
@@ -94,9 +96,9 @@ class LocalServer:
             application_name="neon-standin",
         )
 
-    def uri_for(self, dbname: str) -> str:
+    def uri_for(self, dbname: str, port: int | None = None) -> str:
         auth = f"{quote(self.user, safe='')}:{quote(self.password, safe='')}"
-        return f"postgresql://{auth}@{self.host}:{self.port}/{quote(dbname, safe='')}"
+        return f"postgresql://{auth}@{self.host}:{port or self.port}/{quote(dbname, safe='')}"
 
     def allows_connections(self, conn, dbname: str) -> bool:
         row = conn.execute("SELECT datallowconn FROM pg_database WHERE datname = %s", (dbname,)).fetchone()
@@ -202,7 +204,15 @@ class LocalServer:
 class StandIn:
     """The API state (projects, branches, endpoints, operations) and what each call does."""
 
-    def __init__(self, db_url: str, api_key: str, *, op_seconds: float = 0.2, state_file: str | None = None):
+    def __init__(
+        self,
+        db_url: str,
+        api_key: str,
+        *,
+        op_seconds: float = 0.2,
+        state_file: str | None = None,
+        cold_start_failures: int = 0,
+    ):
         self.server = LocalServer(db_url)
         self.api_key = api_key
         self.op_seconds = op_seconds
@@ -212,6 +222,13 @@ class StandIn:
         self.faults: list[dict] = []
         self.delay_seconds = 0.0
         self.request_log: list[tuple[str, str, int]] = []
+        # Set by RunningStandIn: the port of the compute proxy that connection URIs point at.
+        self.proxy_port: int | None = None
+        # Connection attempts seen by the proxy: {endpoint_id, database, state}.
+        self.connection_attempts: list[dict] = []
+        # After a start, this many connections fail like Neon's proxy during a cold start.
+        self.cold_start_failures = cold_start_failures
+        self._cold_failures_left: dict[str, int] = {}
         self._load()
 
     # --- test controls ---------------------------------------------------------------------
@@ -232,6 +249,41 @@ class StandIn:
 
     def calls(self, method: str, path_contains: str = "") -> int:
         return sum(1 for m, p, _ in self.request_log if m == method and path_contains in p)
+
+    def attempts_on(self, endpoint_id: str, state: str | None = None) -> int:
+        """Connections the proxy saw for an endpoint (optionally only while it was in `state`)."""
+        return sum(
+            1
+            for a in self.connection_attempts
+            if a["endpoint_id"] == endpoint_id and (state is None or a["state"] == state)
+        )
+
+    def uri_for_database(self, dbname: str) -> str:
+        return self.server.uri_for(dbname, self.proxy_port)
+
+    def endpoint_for_database(self, dbname: str) -> dict | None:
+        with self.lock:
+            for endpoint in self.state["endpoints"].values():
+                branch = self.state["branches"].get(endpoint["branch_id"])
+                if branch and branch["standin_database"] == dbname and endpoint["type"] == "read_write":
+                    return endpoint
+        return None
+
+    def record_attempt(self, dbname: str) -> bool:
+        """Note a connection attempt; True if it must fail because the compute is still starting."""
+        endpoint = self.endpoint_for_database(dbname)
+        with self.lock:
+            self.connection_attempts.append(
+                {
+                    "endpoint_id": endpoint["id"] if endpoint else None,
+                    "database": dbname,
+                    "state": endpoint["current_state"] if endpoint else None,
+                }
+            )
+            if endpoint is None or self._cold_failures_left.get(endpoint["id"], 0) <= 0:
+                return False
+            self._cold_failures_left[endpoint["id"]] -= 1
+            return True
 
     def take_fault(self, method: str, path: str) -> dict | None:
         with self.lock:
@@ -599,6 +651,7 @@ class StandIn:
             if state == "active":
                 endpoint["last_active"] = stamp
                 self.state["projects"][project_id]["compute_last_active_at"] = stamp
+                self._cold_failures_left[endpoint_id] = self.cold_start_failures
 
         self._run(operations, work)
         return {"endpoint": endpoint, "operations": operations}
@@ -613,7 +666,7 @@ class StandIn:
             raise APIError(404, f"database {query['database_name']!r} not found")
         if query["role_name"] != self.server.user:
             raise APIError(404, f"role {query['role_name']!r} not found")
-        return {"uri": self.server.uri_for(branch["standin_database"])}
+        return {"uri": self.uri_for_database(branch["standin_database"])}
 
     def compare_schema(self, project_id: str, branch_id: str, query: dict) -> dict:
         project = self.project(project_id)
@@ -833,6 +886,104 @@ class Handler(BaseHTTPRequestHandler):
         raise APIError(404, "not found")
 
 
+SSL_REQUEST = 80877103
+GSSENC_REQUEST = 80877104
+CANCEL_REQUEST = 80877102
+
+
+def _recv_exact(conn: socket.socket, n: int) -> bytes:
+    data = b""
+    while len(data) < n:
+        chunk = conn.recv(n - len(data))
+        if not chunk:
+            raise ConnectionError("client went away")
+        data += chunk
+    return data
+
+
+def _error_response(message: str) -> bytes:
+    fields = b"SFATAL\0VFATAL\0CXX000\0M" + message.encode() + b"\0\0"
+    return b"E" + struct.pack("!i", len(fields) + 4) + fields
+
+
+def _startup_database(packet: bytes) -> str:
+    """The `database` (or else `user`) parameter of a Postgres startup packet."""
+    parts = packet[8:].split(b"\0")
+    params = dict(zip(parts[0::2], parts[1::2], strict=False))
+    return (params.get(b"database") or params.get(b"user") or b"").decode(errors="replace")
+
+
+def _pipe(src: socket.socket, dst: socket.socket) -> None:
+    try:
+        while data := src.recv(65536):
+            dst.sendall(data)
+    except OSError:
+        pass
+    finally:
+        for sock in (src, dst):
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+
+class ComputeProxy:
+    """Neon's proxy in front of the computes, on one local port for all endpoints.
+
+    It reads the startup packet to learn the database (the branch), records the
+    attempt with the compute's state at that moment, fails the first connections
+    after a start with Neon's cold-start error, and otherwise forwards to the
+    local server, which refuses the databases of suspended computes.
+    """
+
+    def __init__(self, standin: StandIn):
+        self.standin = standin
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.port = self.sock.getsockname()[1]
+
+    def serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._handle, args=(conn,), daemon=True).start()
+
+    def close(self) -> None:
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.sock.close()
+
+    def _handle(self, conn: socket.socket) -> None:
+        try:
+            while True:
+                header = _recv_exact(conn, 8)
+                length, code = struct.unpack("!ii", header)
+                if code in (SSL_REQUEST, GSSENC_REQUEST):
+                    conn.sendall(b"N")  # no TLS locally; the client goes on in plain text
+                    continue
+                packet = header + _recv_exact(conn, length - 8)
+                break
+            if code != CANCEL_REQUEST and self.standin.record_attempt(_startup_database(packet)):
+                conn.sendall(_error_response("Couldn't connect to compute node"))
+                conn.close()
+                return
+            server = self.standin.server
+            upstream = socket.create_connection((server.host, server.port), timeout=10)
+            upstream.settimeout(None)
+            upstream.sendall(packet)
+        except (OSError, ConnectionError, struct.error):
+            conn.close()
+            return
+        threading.Thread(target=_pipe, args=(conn, upstream), daemon=True).start()
+        _pipe(upstream, conn)
+
+
 class RunningStandIn:
     """A stand-in served from a thread on 127.0.0.1 (tests) or the main thread (CLI)."""
 
@@ -843,8 +994,12 @@ class RunningStandIn:
         self.httpd.daemon_threads = True
         self.port = self.httpd.server_address[1]
         self.base_url = f"http://127.0.0.1:{self.port}{API_PREFIX}/"
+        self.proxy = ComputeProxy(standin)
+        standin.proxy_port = self.proxy.port
         self._stop = threading.Event()
-        self._threads: list[threading.Thread] = []
+        self._threads: list[threading.Thread] = [
+            threading.Thread(target=self.proxy.serve, daemon=True, name="standin-proxy")
+        ]
         if suspend_check_seconds:
             self._threads.append(
                 threading.Thread(target=self._reaper, args=(suspend_check_seconds,), daemon=True)
@@ -867,6 +1022,7 @@ class RunningStandIn:
 
     def stop(self) -> None:
         self._stop.set()
+        self.proxy.close()
         self.httpd.shutdown()
         self.httpd.server_close()
 
@@ -874,7 +1030,11 @@ class RunningStandIn:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Local Neon API stand-in backed by a local Postgres server.")
     parser.add_argument("--port", type=int, default=0)
-    parser.add_argument("--db-url", required=True, help="admin URL of the local Postgres server")
+    parser.add_argument(
+        "--db-url",
+        default=os.environ.get("NEON_STANDIN_DB_URL"),
+        help="admin URL of the local Postgres server (default: $NEON_STANDIN_DB_URL)",
+    )
     parser.add_argument(
         "--project",
         action="append",
@@ -884,6 +1044,12 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--api-key-file", required=True, help="file holding the API key clients must send")
     parser.add_argument("--state-file", help="keep branches and computes across restarts")
+    parser.add_argument(
+        "--cold-start-failures",
+        type=int,
+        default=1,
+        help="connections refused with Neon's cold-start error after a compute starts",
+    )
     parser.add_argument("--op-seconds", type=float, default=0.5, help="how long operations stay running")
     parser.add_argument(
         "--suspend-check-seconds",
@@ -892,8 +1058,16 @@ def main(argv: list[str] | None = None) -> None:
         help="how often idle computes are suspended after their suspend timeout",
     )
     args = parser.parse_args(argv)
+    if not args.db_url:
+        parser.error("give --db-url or set NEON_STANDIN_DB_URL")
     api_key = Path(args.api_key_file).read_text().strip()
-    standin = StandIn(args.db_url, api_key, op_seconds=args.op_seconds, state_file=args.state_file)
+    standin = StandIn(
+        args.db_url,
+        api_key,
+        op_seconds=args.op_seconds,
+        state_file=args.state_file,
+        cold_start_failures=args.cold_start_failures,
+    )
     for spec in args.project:
         project_id, _, database = spec.partition("=")
         standin.add_project(project_id, database or project_id, name=f"{project_id} (local stand-in)")
