@@ -5,6 +5,7 @@ import time
 import pytest
 
 from dashboard.models import Project
+from tests.browser.conftest import browser_type_launch_args, login  # noqa: F401  (Chromium for browser tests)
 from tests.support import pg
 from tests.support.neon_standin import RunningStandIn, StandIn
 
@@ -68,3 +69,14 @@ def neon_project(team, neon_settings, neon_standin, standin_db):
         neon_project_id=STANDIN_PROJECT,
         neon_api_key=STANDIN_KEY,
     )
+
+
+@pytest.fixture
+def neon_worker(neon_standin, monkeypatch, transactional_db):
+    """A real Celery worker process that talks to the stand-in."""
+    from tests.support.celery_worker import start_worker, stop_worker
+
+    monkeypatch.setenv("NEON_API_BASE_URL", neon_standin.base_url)
+    proc = start_worker()
+    yield proc
+    stop_worker(proc)

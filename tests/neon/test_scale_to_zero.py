@@ -83,17 +83,6 @@ def test_waking_is_what_a_person_asks_for(client_for, neon_project, neon_standin
     assert neon_standin.standin.attempts_on(idle_default_compute, "active") >= 1
 
 
-@pytest.fixture
-def neon_worker(neon_standin, monkeypatch, transactional_db):
-    """A real Celery worker process that talks to the stand-in."""
-    from tests.support.celery_worker import start_worker, stop_worker
-
-    monkeypatch.setenv("NEON_API_BASE_URL", neon_standin.base_url)
-    proc = start_worker()
-    yield proc
-    stop_worker(proc)
-
-
 @pytest.mark.worker
 def test_sync_on_demand_runs_on_a_real_worker(neon_worker, neon_project, neon_standin, client_for):
     make_branch(neon_standin, "from-worker")
