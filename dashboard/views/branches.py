@@ -171,11 +171,7 @@ def _compute_action(request, slug, branch_id, action: str, minimum: str):
         messages.error(request, f"{branch.name} has no compute.")
         return redirect(_branches_url(project))
     _start_action(request, project, action, branch)
-    return redirect(
-        request.POST.get("next")
-        if request.POST.get("next") == f"/projects/{project.slug}/"
-        else _branches_url(project)
-    )
+    return redirect(_branches_url(project))
 
 
 @login_required

@@ -14,7 +14,7 @@ def slept():
 
 
 @pytest.fixture
-def client(neon_standin, slept):
+def api(neon_standin, slept):
     with NeonClient(
         STANDIN_KEY,
         base_url=neon_standin.base_url,
@@ -37,9 +37,9 @@ def real_sleep_client(neon_standin):
         yield c
 
 
-def create_ready_branch(client, name="dev", parent_id=None):
-    created = client.create_branch(STANDIN_PROJECT, name=name, parent_id=parent_id)
-    client.wait_for_operations(STANDIN_PROJECT, created["operations"], poll_seconds=0.02)
+def create_ready_branch(api, name="dev", parent_id=None):
+    created = api.create_branch(STANDIN_PROJECT, name=name, parent_id=parent_id)
+    api.wait_for_operations(STANDIN_PROJECT, created["operations"], poll_seconds=0.02)
     return created
 
 
@@ -168,18 +168,18 @@ def test_compare_schema_returns_a_unified_diff(real_sleep_client, standin_db):
     assert "Dumped" not in diff
 
 
-def test_rate_limited_reads_are_retried_with_growing_backoff(client, neon_standin, slept):
+def test_rate_limited_reads_are_retried_with_growing_backoff(api, neon_standin, slept):
     neon_standin.standin.fail_next(429, times=2)
-    assert client.get_project(STANDIN_PROJECT)["id"] == STANDIN_PROJECT
+    assert api.get_project(STANDIN_PROJECT)["id"] == STANDIN_PROJECT
     assert len(slept) == 2
     assert 0.25 <= slept[0] < 0.75
     assert 0.5 <= slept[1] < 1.5
     assert neon_standin.standin.calls("GET", f"/projects/{STANDIN_PROJECT}") == 3
 
 
-def test_locked_writes_are_retried(client, neon_standin, slept):
+def test_locked_writes_are_retried(api, neon_standin, slept):
     neon_standin.standin.fail_next(423, times=1, path_contains="/branches", method="POST")
-    created = client.create_branch(STANDIN_PROJECT, name="after-lock")
+    created = api.create_branch(STANDIN_PROJECT, name="after-lock")
     assert created["branch"]["name"] == "after-lock"
     assert len(slept) == 1
     assert neon_standin.standin.calls("POST", "/branches") == 2
@@ -194,25 +194,25 @@ def test_a_running_operation_locks_the_project_until_it_finishes(real_sleep_clie
     assert 423 in statuses and statuses[-1] == 201
 
 
-def test_server_errors_on_writes_are_not_retried(client, neon_standin, slept):
+def test_server_errors_on_writes_are_not_retried(api, neon_standin, slept):
     neon_standin.standin.fail_next(503, times=1, method="POST")
     with pytest.raises(NeonAPIError) as error:
-        client.create_branch(STANDIN_PROJECT, name="never")
+        api.create_branch(STANDIN_PROJECT, name="never")
     assert error.value.status == 503
     assert slept == []
-    assert [b["name"] for b in client.list_branches(STANDIN_PROJECT)] == ["main"]
+    assert [b["name"] for b in api.list_branches(STANDIN_PROJECT)] == ["main"]
 
 
-def test_server_errors_on_reads_are_retried(client, neon_standin, slept):
+def test_server_errors_on_reads_are_retried(api, neon_standin, slept):
     neon_standin.standin.fail_next(502, times=1, method="GET")
-    assert client.list_endpoints(STANDIN_PROJECT)[0]["current_state"] == "active"
+    assert api.list_endpoints(STANDIN_PROJECT)[0]["current_state"] == "active"
     assert len(slept) == 1
 
 
-def test_retries_stop_after_the_last_attempt(client, neon_standin, slept):
+def test_retries_stop_after_the_last_attempt(api, neon_standin, slept):
     neon_standin.standin.fail_next(429, times=10)
     with pytest.raises(NeonAPIError) as error:
-        client.get_project(STANDIN_PROJECT)
+        api.get_project(STANDIN_PROJECT)
     assert error.value.status == 429
     assert len(slept) == 4
     assert neon_standin.standin.calls("GET") == 5
@@ -226,18 +226,18 @@ def test_slow_api_times_out_with_a_clear_error(neon_standin):
         timeout=0.2,
         sleep=lambda s: None,
         retry=RetryPolicy(attempts=2),
-    ) as client:
+    ) as api:
         with pytest.raises(NeonAPIError) as error:
-            client.get_project(STANDIN_PROJECT)
+            api.get_project(STANDIN_PROJECT)
     assert error.value.status is None
     assert "Could not reach the Neon API" in error.value.message
 
 
 def test_wrong_api_key_is_refused_without_retry(neon_standin):
     slept = []
-    with NeonClient("wrong-key", base_url=neon_standin.base_url, sleep=slept.append) as client:
+    with NeonClient("wrong-key", base_url=neon_standin.base_url, sleep=slept.append) as api:
         with pytest.raises(NeonAPIError) as error:
-            client.list_branches(STANDIN_PROJECT)
+            api.list_branches(STANDIN_PROJECT)
     assert error.value.status == 401
     assert slept == []
     assert "wrong-key" not in str(error.value)
@@ -289,3 +289,26 @@ def test_a_started_compute_answers_like_neon_during_its_cold_start(
     connected.conn.close()
     assert connected.attempts == 2
     assert neon_standin.standin.attempts_on(endpoint_id, "idle") == 0
+
+
+def test_errors_carry_status_code_message_and_request_id(api, neon_standin):
+    neon_standin.standin.fail_next(409, code="BRANCHES_LIMIT_EXCEEDED", method="POST")
+    with pytest.raises(NeonAPIError) as error:
+        api.create_branch(STANDIN_PROJECT, name="over-limit")
+    assert error.value.status == 409
+    assert error.value.code == "BRANCHES_LIMIT_EXCEEDED"
+    assert error.value.message == "injected 409 from the stand-in"
+    assert len(error.value.request_id) == 36
+
+
+def test_fault_injection_over_http_makes_the_stand_in_slow_then_fail(neon_standin):
+    import httpx
+
+    control = f"http://127.0.0.1:{neon_standin.port}/_standin/faults"
+    headers = {"Authorization": f"Bearer {STANDIN_KEY}"}
+    assert httpx.post(control, json={"status": 423, "times": 1}, headers=headers).status_code == 200
+    slept = []
+    with NeonClient(STANDIN_KEY, base_url=neon_standin.base_url, sleep=slept.append) as client:
+        assert client.get_project(STANDIN_PROJECT)["id"] == STANDIN_PROJECT
+    assert len(slept) == 1
+    assert httpx.post(control, json={"status": 423}).status_code == 401  # the control needs the key too

@@ -125,3 +125,22 @@ def test_non_neon_projects_have_no_branches_and_are_never_idle(project):
 def test_client_for_uses_the_configured_base_url(neon_project, neon_standin):
     with client_for(neon_project) as client:
         assert client.get_project(STANDIN_PROJECT)["id"] == STANDIN_PROJECT
+
+
+def test_branch_picker_lists_branches_and_keeps_the_choice(rf, neon_project, neon_standin):
+    from django.template import Context, Template
+
+    from dashboard.neon.state import branch_from_request
+
+    make_branch(neon_standin, "dev")
+    sync_project(neon_project)
+    template = Template("{% load neon_tags %}{% neon_branch_picker project %}")
+    request = rf.get("/projects/pagila-neon/schema/", {"branch": "dev"})
+    html = template.render(Context({"request": request, "project": neon_project}))
+    assert '<option value="dev" selected>' in html
+    assert "main (default)" in html
+    assert branch_from_request(request, neon_project).name == "dev"
+    unknown = rf.get("/projects/pagila-neon/schema/", {"branch": "<b>nope</b>"})
+    html = template.render(Context({"request": unknown, "project": neon_project}))
+    assert "No branch named “&lt;b&gt;nope&lt;/b&gt;”; showing main." in html
+    assert branch_from_request(unknown, neon_project) is None

@@ -233,11 +233,14 @@ class StandIn:
 
     # --- test controls ---------------------------------------------------------------------
 
-    def fail_next(self, status: int, times: int = 1, path_contains: str = "", method: str = "") -> None:
+    def fail_next(
+        self, status: int, times: int = 1, path_contains: str = "", method: str = "", code: str = ""
+    ) -> None:
         with self.lock:
             self.faults.append(
                 {
                     "status": status,
+                    "code": code,
                     "remaining": times,
                     "path_contains": path_contains,
                     "method": method.upper(),
@@ -817,7 +820,9 @@ class Handler(BaseHTTPRequestHandler):
                 time.sleep(standin.delay_seconds)
             fault = standin.take_fault(method, path)
             if fault:
-                raise APIError(fault["status"], f"injected {fault['status']} from the stand-in")
+                raise APIError(
+                    fault["status"], f"injected {fault['status']} from the stand-in", fault["code"]
+                )
             for route_method, pattern, name in COMPILED_ROUTES:
                 match = pattern.match(path)
                 if match and route_method == method:
