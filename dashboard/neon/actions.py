@@ -88,6 +88,7 @@ def _perform(run, action: str, branch: NeonBranch | None) -> dict:
                 parent_id=parent,
                 name=run.params.get("name") or None,
                 parent_timestamp=run.params.get("parent_timestamp") or None,
+                init_source=run.params.get("init_source") or None,
             )
             result = {"branch_id": answer["branch"]["id"]}
         else:

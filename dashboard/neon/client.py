@@ -164,15 +164,17 @@ class NeonClient:
         name: str | None = None,
         parent_timestamp: str | None = None,
         parent_lsn: str | None = None,
+        init_source: str | None = None,
         with_compute: bool = True,
     ) -> dict:
-        """Returns {branch, endpoints, operations}."""
+        """Returns {branch, endpoints, operations}. init_source="schema-only" copies no data."""
         branch = _clean(
             {
                 "parent_id": parent_id,
                 "name": name,
                 "parent_timestamp": parent_timestamp,
                 "parent_lsn": parent_lsn,
+                "init_source": init_source,
             }
         )
         body: dict = {"branch": branch}

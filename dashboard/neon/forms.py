@@ -19,6 +19,10 @@ class BranchCreateForm(forms.Form):
         help_text="Point in time of the parent's data; blank means now.",
     )
 
+    schema_only = forms.BooleanField(
+        label="Schema only (no data)", required=False, help_text="Copy the parent's tables, not their rows."
+    )
+
     def __init__(self, *args, branches=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["parent_id"].choices = [(b.branch_id, b.name) for b in branches]

@@ -112,6 +112,7 @@ def branch_create(request, slug):
         parent_id=form.cleaned_data["parent_id"],
         name=form.cleaned_data["name"],
         parent_timestamp=stamp.strftime("%Y-%m-%dT%H:%M:%SZ") if stamp else "",
+        init_source="schema-only" if form.cleaned_data["schema_only"] else "",
     )
     return redirect(_branches_url(project))
 

@@ -131,6 +131,13 @@ def test_admin_creates_a_branch_and_it_becomes_ready(client_for, synced, neon_st
         assert conn.execute("SELECT count(*) FROM film").fetchone()[0] == 2
 
 
+def test_schema_only_branch_is_created_without_rows(client_for, synced):
+    client_for("admin").post(B + "new/", {"parent_id": main_id(synced), "name": "shape", "schema_only": "on"})
+    assert run_queued(synced).status == "succeeded"
+    with psycopg.connect(NeonBranch.objects.get(name="shape").pooled_uri) as conn:
+        assert conn.execute("SELECT count(*) FROM film").fetchone()[0] == 0
+
+
 def test_branch_from_a_point_in_time_is_passed_to_neon(client_for, synced, neon_standin):
     client_for("admin").post(
         B + "new/", {"parent_id": dev_id(synced), "name": "as-of", "parent_timestamp": "2026-01-02T03:04"}

@@ -312,3 +312,16 @@ def test_fault_injection_over_http_makes_the_stand_in_slow_then_fail(neon_standi
         assert client.get_project(STANDIN_PROJECT)["id"] == STANDIN_PROJECT
     assert len(slept) == 1
     assert httpx.post(control, json={"status": 423}).status_code == 401  # the control needs the key too
+
+
+def test_schema_only_branch_has_the_tables_but_no_rows(real_sleep_client, standin_db):
+    created = real_sleep_client.create_branch(STANDIN_PROJECT, name="empty", init_source="schema-only")
+    real_sleep_client.wait_for_operations(STANDIN_PROJECT, created["operations"], poll_seconds=0.02)
+    uri = real_sleep_client.connection_uri(
+        STANDIN_PROJECT,
+        branch_id=created["branch"]["id"],
+        database_name=standin_db,
+        role_name="postgres",
+        pooled=True,
+    )
+    assert titles(uri) == []

@@ -155,6 +155,31 @@ class LocalServer:
                 if was_allowed:
                     self.set_allow_connections(conn, source, True)
 
+    def copy_schema(self, source: str, target: str) -> None:
+        """A new database with the source's schema and no data (Neon's init_source=schema-only)."""
+        schema = self.schema_dump(source)
+        with self.connect() as conn:
+            conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(sql.Identifier(target)))
+        done = subprocess.run(
+            ["psql", "-q", "-v", "ON_ERROR_STOP=1", "-d", target],
+            input=schema,
+            env=self._env(),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        if done.returncode != 0:
+            raise APIError(500, "could not copy the schema on the stand-in")
+
+    def _env(self) -> dict:
+        return {
+            **os.environ,
+            "PGHOST": self.host,
+            "PGPORT": str(self.port),
+            "PGUSER": self.user,
+            "PGPASSWORD": self.password,
+        }
+
     def drop(self, dbname: str) -> None:
         with self.connect() as conn:
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(dbname)))
@@ -540,8 +565,9 @@ class StandIn:
                 raise APIError(400, "parent_timestamp must be an RFC 3339 timestamp") from None
             if when > datetime.now(UTC):
                 raise APIError(400, "parent_timestamp is in the future")
-        if spec.get("init_source") not in (None, "parent-data"):
-            raise APIError(400, "init_source other than parent-data is not supported by the local stand-in")
+        init_source = spec.get("init_source") or "parent-data"
+        if init_source not in ("parent-data", "schema-only"):
+            raise APIError(400, f"unknown init_source {init_source!r}")
         name = str(spec.get("name") or "").strip() or None
         if name and any(b["name"] == name for b in self.branches_of(project_id)):
             raise APIError(409, f"branch with name {name!r} already exists")
@@ -558,7 +584,10 @@ class StandIn:
             )
 
         def work():
-            self.server.clone(parent["standin_database"], branch["standin_database"])
+            if init_source == "schema-only":
+                self.server.copy_schema(parent["standin_database"], branch["standin_database"])
+            else:
+                self.server.clone(parent["standin_database"], branch["standin_database"])
             branch.update(current_state="ready", pending_state=None, state_changed_at=now_iso())
             for endpoint in endpoints:
                 endpoint.update(current_state="active", pending_state=None, last_active=now_iso())
