@@ -4,6 +4,7 @@ Each action is a TaskRun whose params hold the action and Neon ids (never
 secrets). Progress shows Neon's operations; the outcome is audited either way.
 """
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.utils import timezone
 
@@ -53,8 +54,8 @@ def run_action(run) -> None:
     label = params.get("name") or (branch.name if branch else params.get("branch_id", ""))
     try:
         result = _perform(run, action, branch)
-    except (NeonAPIError, ActionRefused, TargetError, InvalidURL) as exc:
-        message = getattr(exc, "message", None) or str(exc)
+    except (NeonAPIError, ActionRefused, TargetError, InvalidURL, SoftTimeLimitExceeded) as exc:
+        message = getattr(exc, "message", None) or str(exc) or "The action took too long and was stopped."
         taskruns.fail(run, message)
         audit.record(
             run.created_by,

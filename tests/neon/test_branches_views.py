@@ -281,3 +281,19 @@ def test_sync_on_demand_is_queued_and_audited(client_for, synced):
     run.refresh_from_db()
     assert run.status == "succeeded" and run.result["branches"] == 2
     assert STANDIN_PROJECT
+
+
+def test_branches_page_runs_a_fixed_number_of_queries(client_for, recorded, django_assert_max_num_queries):
+    client = client_for("admin")
+    with django_assert_max_num_queries(20) as few:
+        client.get(B)
+    for n in range(8):
+        branch = NeonBranch.objects.create(
+            project=recorded, branch_id=f"br-extra-{n}", name=f"extra-{n}", parent_id="br-main-1"
+        )
+        NeonCompute.objects.create(
+            project=recorded, branch=branch, endpoint_id=f"ep-extra-{n}", host="h.x", current_state="idle"
+        )
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        html = client.get(B).content.decode()
+    assert "extra-7" in html

@@ -125,12 +125,13 @@ class LocalServer:
             ).fetchall()
         return {name: count for name, count in rows}
 
-    def database_size(self, dbname: str) -> int | None:
+    def database_sizes(self, names: list[str]) -> dict[str, int]:
+        """Sizes of several databases in one query (Neon's logical_size)."""
         with self.connect() as conn:
-            row = conn.execute(
-                "SELECT pg_database_size(datname) FROM pg_database WHERE datname = %s", (dbname,)
-            ).fetchone()
-        return row[0] if row else None
+            rows = conn.execute(
+                "SELECT datname, pg_database_size(datname) FROM pg_database WHERE datname = ANY(%s)", (names,)
+            ).fetchall()
+        return dict(rows)
 
     def clone(self, source: str, target: str) -> None:
         """CREATE DATABASE target TEMPLATE source, holding off the source's sessions meanwhile."""
@@ -481,12 +482,21 @@ class StandIn:
         return next(b for b in self.branches_of(project_id) if b["default"])
 
     def public_branch(self, branch: dict) -> dict:
-        public = {k: v for k, v in branch.items() if not k.startswith("standin_")}
-        if branch["current_state"] == "ready":
-            try:
-                public["logical_size"] = self.server.database_size(branch["standin_database"]) or 0
-            except psycopg.Error:
-                pass
+        return self.public_branches([branch])[0]
+
+    def public_branches(self, branches: list[dict]) -> list[dict]:
+        """Branches as the API shows them: no stand-in bookkeeping, current logical sizes."""
+        ready = [b["standin_database"] for b in branches if b["current_state"] == "ready"]
+        try:
+            sizes = self.server.database_sizes(ready) if ready else {}
+        except psycopg.Error:
+            sizes = {}
+        public = []
+        for branch in branches:
+            shown = {k: v for k, v in branch.items() if not k.startswith("standin_")}
+            if branch["standin_database"] in sizes:
+                shown["logical_size"] = sizes[branch["standin_database"]]
+            public.append(shown)
         return public
 
     # --- operations ------------------------------------------------------------------------
@@ -886,7 +896,7 @@ class Handler(BaseHTTPRequestHandler):
             if name == "list_branches":
                 s.project(pid)
                 result = paginate(s.branches_of(pid), query, "branches", "next")
-                result["branches"] = [s.public_branch(b) for b in result["branches"]]
+                result["branches"] = s.public_branches(result["branches"])
                 return 200, result
             if name == "get_branch":
                 return 200, {"branch": s.public_branch(s.branch(pid, args["branch_id"]))}
