@@ -54,8 +54,8 @@ def _text(value) -> str:
 def sync_project(project, client: NeonClient | None = None) -> SyncSummary:
     """Fetch branches and endpoints and store them; records the error on NeonSyncState and re-raises."""
     owns_client = client is None
-    client = client or client_for(project)
     try:
+        client = client or client_for(project)
         branches = client.list_branches(project.neon_project_id)
         endpoints = client.list_endpoints(project.neon_project_id)
         uris = _connection_uris(client, project, branches)
@@ -65,7 +65,7 @@ def sync_project(project, client: NeonClient | None = None) -> SyncSummary:
         )
         raise
     finally:
-        if owns_client:
+        if owns_client and client is not None:
             client.close()
     with transaction.atomic():
         _store(project, branches, endpoints, uris)

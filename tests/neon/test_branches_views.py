@@ -297,3 +297,11 @@ def test_branches_page_runs_a_fixed_number_of_queries(client_for, recorded, djan
     with django_assert_max_num_queries(len(few.captured_queries)):
         html = client.get(B).content.decode()
     assert "extra-7" in html
+
+
+def test_htmx_refresh_returns_only_the_table(client_for, recorded):
+    response = client_for("viewer").get(B, {"part": "table"}, HTTP_HX_REQUEST="true")
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert '<table class="data" id="branches">' in html
+    assert "<html" not in html

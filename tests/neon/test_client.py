@@ -127,7 +127,7 @@ def test_restore_recreates_the_branch_from_its_source(real_sleep_client, standin
     assert titles(uri) == ["ACADEMY DINOSAUR", "ACE GOLDFINGER"]
 
 
-def test_suspended_compute_refuses_connections_until_started(real_sleep_client, standin_db):
+def test_suspended_compute_refuses_connections_until_started(real_sleep_client, standin_db, neon_standin):
     created = create_ready_branch(real_sleep_client, "sleepy")
     endpoint_id = created["endpoints"][0]["id"]
     uri = real_sleep_client.connection_uri(
@@ -145,6 +145,7 @@ def test_suspended_compute_refuses_connections_until_started(real_sleep_client, 
         session.execute("SELECT 1")  # the open session was terminated
     with pytest.raises(psycopg.OperationalError, match="not currently accepting connections"):
         titles(uri)
+    assert neon_standin.standin.attempts_on(endpoint_id, "idle") == 1  # the proxy saw the attempt
     started = real_sleep_client.start_endpoint(STANDIN_PROJECT, endpoint_id)
     real_sleep_client.wait_for_operations(STANDIN_PROJECT, started["operations"], poll_seconds=0.02)
     assert real_sleep_client.get_endpoint(STANDIN_PROJECT, endpoint_id)["current_state"] == "active"
@@ -325,3 +326,16 @@ def test_schema_only_branch_has_the_tables_but_no_rows(real_sleep_client, standi
         pooled=True,
     )
     assert titles(uri) == []
+
+
+def test_malformed_json_gets_a_clear_400(neon_standin):
+    import httpx
+
+    response = httpx.post(
+        f"{neon_standin.base_url}projects/{STANDIN_PROJECT}/branches",
+        content=b"{not json",
+        headers={"Authorization": f"Bearer {STANDIN_KEY}", "Content-Type": "application/json"},
+    )
+    assert response.status_code == 400
+    assert response.json()["message"] == "request body is not valid JSON"
+    assert response.json()["request_id"]

@@ -144,3 +144,11 @@ def test_branch_picker_lists_branches_and_keeps_the_choice(rf, neon_project, neo
     html = template.render(Context({"request": unknown, "project": neon_project}))
     assert "No branch named “&lt;b&gt;nope&lt;/b&gt;”; showing main." in html
     assert branch_from_request(unknown, neon_project) is None
+
+
+def test_missing_api_key_is_recorded_as_the_sync_error(neon_project):
+    neon_project.neon_api_key = ""
+    neon_project.save()
+    with pytest.raises(NeonAPIError):
+        sync_project(neon_project)
+    assert "No Neon API key" in NeonSyncState.objects.get(project=neon_project).error
