@@ -10,6 +10,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from psycopg import sql
 
+from dashboard import audit
 from dashboard.models import Membership, Project, Role, Team
 
 PAGILA_DIR = Path(settings.BASE_DIR).parent / "shared" / "fixtures" / "pagila"
@@ -85,6 +86,7 @@ def ensure_project(team: Team) -> Project:
     project = Project.objects.filter(slug="pagila").first()
     if project is None:
         project = Project.objects.create(team=team, name="pagila", slug="pagila", pooled_url=server_url(demo_database()))
+        audit.record(None, "project.create", project=project, obj=project, via="load_demo")
     return project
 
 
