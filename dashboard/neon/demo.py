@@ -12,7 +12,7 @@ import psycopg
 from django.conf import settings
 from psycopg import sql
 
-from dashboard.demo.setup import DEMO_DATABASE, server_conninfo, server_url
+from dashboard.demo.setup import demo_database, server_conninfo, server_url
 from dashboard.models import Project, Team
 from dashboard.neon.client import NeonAPIError
 from dashboard.neon.sync import client_for, sync_project
@@ -43,11 +43,11 @@ def ensure_database() -> bool:
             return False
         conn.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
-            [DEMO_DATABASE],
+            [demo_database()],
         )
         conn.execute(
             sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
-                sql.Identifier(STANDIN_DATABASE), sql.Identifier(DEMO_DATABASE)
+                sql.Identifier(STANDIN_DATABASE), sql.Identifier(demo_database())
             )
         )
     return True
