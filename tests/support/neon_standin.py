@@ -273,6 +273,18 @@ class StandIn:
                 }
             )
 
+    def delay_next(self, seconds: float, times: int = 1, path_contains: str = "", method: str = "") -> None:
+        """Answer the next matching calls only after `seconds` (to make one call time out)."""
+        with self.lock:
+            self.faults.append(
+                {
+                    "delay": seconds,
+                    "remaining": times,
+                    "path_contains": path_contains,
+                    "method": method.upper(),
+                }
+            )
+
     def slow(self, seconds: float) -> None:
         self.delay_seconds = seconds
 
@@ -858,7 +870,9 @@ class Handler(BaseHTTPRequestHandler):
             if standin.delay_seconds:
                 time.sleep(standin.delay_seconds)
             fault = standin.take_fault(method, path)
-            if fault:
+            if fault and fault.get("delay"):
+                time.sleep(fault["delay"])  # a slow answer; the call then proceeds normally
+            elif fault:
                 raise APIError(
                     fault["status"], f"injected {fault['status']} from the stand-in", fault["code"]
                 )
