@@ -17,7 +17,6 @@ from dashboard.neon.sync import client_for, sync_project
 from dashboard.targets.connect import TargetError, connect, read_only
 from dashboard.targets.urls import InvalidURL
 
-ACTIONS = ("create", "delete", "reset", "start", "suspend", "wake")
 LABELS = {
     "create": "Create branch",
     "delete": "Delete branch",

@@ -197,9 +197,12 @@ def test_admin_deletes_a_branch(client_for, synced, neon_standin):
     page = client.get(B + f"{dev_id(synced)}/delete/").content.decode()
     assert "Delete branch dev?" in page
     client.post(B + f"{dev_id(synced)}/delete/", {"confirm_name": "dev"})
-    assert run_queued(synced).status == "succeeded"
+    run = run_queued(synced)
+    assert run.status == "succeeded"
+    assert run.params["branch_name"] == "dev"
     assert not NeonBranch.objects.filter(project=synced, name="dev").exists()
-    assert ">dev<" not in client.get(B).content.decode()
+    assert "Delete branch\n  <strong>dev</strong>" in client.get(B).content.decode()
+    assert 'data-branch="dev"' not in client.get(B).content.decode()
     assert AuditEvent.objects.filter(action="neon.delete", outcome="success").exists()
 
 
