@@ -260,6 +260,13 @@ def test_hostile_branch_names_are_escaped(client_for, synced, neon_standin):
     html = client_for("viewer").get(B).content.decode()
     assert "<script>alert(" not in html
     assert "&lt;script&gt;alert(" in html
+    admin = client_for("admin")
+    html = admin.get(B).content.decode()
+    assert "<script>alert(" not in html
+    assert "\\u003Cscript\\u003Ealert(\\u0027x\\u0027)" in html  # inside the suspend confirm() call
+    hostile = NeonBranch.objects.get(project=synced, name__startswith="<script>")
+    confirm = admin.get(B + f"{hostile.branch_id}/delete/").content.decode()
+    assert "Delete branch &lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;?" in confirm
 
 
 def test_overview_shows_compute_state_and_wake_button_when_idle(client_for, synced):

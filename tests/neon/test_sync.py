@@ -152,3 +152,9 @@ def test_missing_api_key_is_recorded_as_the_sync_error(neon_project):
     with pytest.raises(NeonAPIError):
         sync_project(neon_project)
     assert "No Neon API key" in NeonSyncState.objects.get(project=neon_project).error
+
+
+def test_a_compute_being_suspended_counts_as_idle(neon_project):
+    sync_project(neon_project)
+    NeonCompute.objects.filter(project=neon_project).update(current_state="active", pending_state="idle")
+    assert compute_is_idle(neon_project) is True
