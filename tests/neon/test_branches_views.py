@@ -315,3 +315,18 @@ def test_htmx_refresh_returns_only_the_table(client_for, recorded):
     assert response.status_code == 200
     assert '<table class="data" id="branches">' in html
     assert "<html" not in html
+
+
+def test_failed_sync_is_shown_and_audited(client_for, synced, neon_standin):
+    from dashboard.neon.tasks import run_sync
+
+    client_for("engineer").post(B + "sync/")
+    run = TaskRun.objects.get(kind="neon.sync", status="queued")
+    neon_standin.standin.fail_next(401)
+    run_sync(taskruns.claim(str(run.pk)))
+    run.refresh_from_db()
+    assert run.status == "failed"
+    assert AuditEvent.objects.filter(action="neon.sync", outcome="failure").exists()
+    html = client_for("viewer").get(B).content.decode()
+    assert "Last sync failed" in html and "injected 401" in html
+    assert 'data-branch="dev"' in html  # the stored branches are still shown

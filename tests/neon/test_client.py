@@ -388,3 +388,29 @@ def test_idle_computes_are_suspended_after_their_timeout(real_sleep_client, neon
     assert real_sleep_client.get_endpoint(STANDIN_PROJECT, endpoint["id"])["current_state"] == "idle"
     with pytest.raises(psycopg.OperationalError):
         titles(uri)
+
+
+def test_restart_ends_sessions_and_keeps_the_compute_active(real_sleep_client, standin_db):
+    created = create_ready_branch(real_sleep_client, "restarted")
+    endpoint_id = created["endpoints"][0]["id"]
+    uri = real_sleep_client.connection_uri(
+        STANDIN_PROJECT,
+        branch_id=created["branch"]["id"],
+        database_name=standin_db,
+        role_name="postgres",
+        pooled=True,
+    )
+    session = psycopg.connect(uri, autocommit=True)
+    answer = real_sleep_client.restart_endpoint(STANDIN_PROJECT, endpoint_id)
+    real_sleep_client.wait_for_operations(STANDIN_PROJECT, answer["operations"], poll_seconds=0.02)
+    with pytest.raises(psycopg.OperationalError):
+        session.execute("SELECT 1")
+    assert real_sleep_client.get_endpoint(STANDIN_PROJECT, endpoint_id)["current_state"] == "active"
+    assert titles(uri) == ["ACADEMY DINOSAUR", "ACE GOLDFINGER"]
+
+
+def test_branch_schema_is_the_schema_as_sql(real_sleep_client, standin_db):
+    default_id = real_sleep_client.list_branches(STANDIN_PROJECT)[0]["id"]
+    schema = real_sleep_client.branch_schema(STANDIN_PROJECT, default_id, db_name=standin_db)
+    assert "CREATE TABLE public.film" in schema
+    assert "ACADEMY DINOSAUR" not in schema

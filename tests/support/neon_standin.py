@@ -685,11 +685,16 @@ class StandIn:
         self._run(operations, work)
         return {"branch": self.public_branch(branch), "operations": operations}
 
-    def set_endpoint_state(self, project_id: str, endpoint_id: str, state: str) -> dict:
+    def set_endpoint_state(
+        self, project_id: str, endpoint_id: str, state: str, *, restart: bool = False
+    ) -> dict:
+        """Start (state active), suspend (idle) or restart (active, after ending every session)."""
         endpoint = self.endpoint(project_id, endpoint_id)
         self._check_no_running_operation(project_id)
         database = self.state["branches"][endpoint["branch_id"]]["standin_database"]
-        action = "start_compute" if state == "active" else "suspend_compute"
+        action = (
+            "restart_compute" if restart else ("start_compute" if state == "active" else "suspend_compute")
+        )
         operations = [
             self._new_operation(project_id, action, branch_id=endpoint["branch_id"], endpoint_id=endpoint_id)
         ]
@@ -697,9 +702,11 @@ class StandIn:
 
         def work():
             with self.server.connect() as conn:
-                self.server.set_allow_connections(conn, database, state == "active")
-                if state == "idle":
+                self.server.set_allow_connections(conn, database, state == "active" and not restart)
+                if state == "idle" or restart:
                     self.server.terminate_sessions(conn, database)
+                if restart:
+                    self.server.set_allow_connections(conn, database, True)
             stamp = now_iso()
             endpoint.update(current_state=state, pending_state=None, updated_at=stamp)
             if state == "active":
@@ -785,7 +792,7 @@ ROUTES = [
     ("GET", r"/projects/(?P<project_id>[^/]+)/endpoints/(?P<endpoint_id>[^/]+)", "get_endpoint"),
     (
         "POST",
-        r"/projects/(?P<project_id>[^/]+)/endpoints/(?P<endpoint_id>[^/]+)/(?P<verb>start|suspend)",
+        r"/projects/(?P<project_id>[^/]+)/endpoints/(?P<endpoint_id>[^/]+)/(?P<verb>start|suspend|restart)",
         "endpoint_action",
     ),
     ("GET", r"/projects/(?P<project_id>[^/]+)/connection_uri", "connection_uri"),
@@ -926,8 +933,9 @@ class Handler(BaseHTTPRequestHandler):
             if name == "get_endpoint":
                 return 200, {"endpoint": s.endpoint(pid, args["endpoint_id"])}
             if name == "endpoint_action":
-                state = "active" if args["verb"] == "start" else "idle"
-                return 200, s.set_endpoint_state(pid, args["endpoint_id"], state)
+                state = "idle" if args["verb"] == "suspend" else "active"
+                restart = args["verb"] == "restart"
+                return 200, s.set_endpoint_state(pid, args["endpoint_id"], state, restart=restart)
             if name == "connection_uri":
                 return 200, s.connection_uri(pid, query)
             if name == "get_operation":
