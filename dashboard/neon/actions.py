@@ -102,7 +102,8 @@ def _perform(run, action: str, branch: NeonBranch | None) -> dict:
         _wait(client, run, pid, answer.get("operations") or [])
         taskruns.heartbeat(run, "Refreshing branches and computes")
         sync_project(project, client)
-    if action == "wake":
+    if action in ("start", "wake"):
+        # A person asked for the compute: connect once and record the cold start.
         result.update(_measure_connect(project, branch))
     return result
 

@@ -223,7 +223,9 @@ def test_suspend_then_wake_records_the_cold_start_connect_time(client_for, synce
     assert run_queued(synced).status == "succeeded"
     dev_compute = NeonCompute.objects.get(branch__name="dev")
     assert dev_compute.current_state == "idle"
-    assert "Wake compute" in client.get(B).content.decode()
+    assert "Start compute" in client.get(B).content.decode()
+    assert "Wake compute" in client_for("engineer").get(B).content.decode()
+    assert "Start compute" not in client_for("engineer").get(B).content.decode()
     client_for("engineer").post(B + f"{dev_id(synced)}/wake/")
     run = run_queued(synced)
     assert run.status == "succeeded", run.error
@@ -330,3 +332,16 @@ def test_failed_sync_is_shown_and_audited(client_for, synced, neon_standin):
     html = client_for("viewer").get(B).content.decode()
     assert "Last sync failed" in html and "injected 401" in html
     assert 'data-branch="dev"' in html  # the stored branches are still shown
+
+
+def test_admin_starts_an_idle_compute(client_for, synced):
+    client = client_for("admin")
+    client.post(B + f"{dev_id(synced)}/suspend/")
+    run_queued(synced)
+    client.post(B + f"{dev_id(synced)}/start/")
+    run = run_queued(synced)
+    assert run.status == "succeeded", run.error
+    compute = NeonCompute.objects.get(branch__name="dev")
+    assert compute.current_state == "active"
+    assert compute.last_connected_at is not None
+    assert AuditEvent.objects.filter(action="neon.start", outcome="success", actor__username="admin").exists()
