@@ -414,3 +414,26 @@ def test_branch_schema_is_the_schema_as_sql(real_sleep_client, standin_db):
     schema = real_sleep_client.branch_schema(STANDIN_PROJECT, default_id, db_name=standin_db)
     assert "CREATE TABLE public.film" in schema
     assert "ACADEMY DINOSAUR" not in schema
+
+
+def test_restore_can_keep_the_old_state_under_a_new_name(real_sleep_client, standin_db):
+    created = create_ready_branch(real_sleep_client, "work")
+    branch_id = created["branch"]["id"]
+    uri = real_sleep_client.connection_uri(
+        STANDIN_PROJECT, branch_id=branch_id, database_name=standin_db, role_name="postgres", pooled=False
+    )
+    with psycopg.connect(uri, autocommit=True) as conn:
+        conn.execute("INSERT INTO film VALUES (3, 'KEEP ME')")
+    default_id = real_sleep_client.list_branches(STANDIN_PROJECT)[0]["id"]
+    restored = real_sleep_client.restore_branch(
+        STANDIN_PROJECT, branch_id, source_branch_id=default_id, preserve_under_name="work-before-reset"
+    )
+    real_sleep_client.wait_for_operations(STANDIN_PROJECT, restored["operations"], poll_seconds=0.02)
+    assert titles(uri) == ["ACADEMY DINOSAUR", "ACE GOLDFINGER"]
+    backup = next(
+        b for b in real_sleep_client.list_branches(STANDIN_PROJECT) if b["name"] == "work-before-reset"
+    )
+    backup_uri = real_sleep_client.connection_uri(
+        STANDIN_PROJECT, branch_id=backup["id"], database_name=standin_db, role_name="postgres", pooled=False
+    )
+    assert "KEEP ME" in titles(backup_uri)

@@ -637,9 +637,10 @@ class StandIn:
 
         def work():
             self.server.drop(branch["standin_database"])
-            for endpoint in endpoints:
-                self.state["endpoints"].pop(endpoint["id"], None)
-            self.state["branches"].pop(branch_id, None)
+            with self.lock:
+                for endpoint in endpoints:
+                    self.state["endpoints"].pop(endpoint["id"], None)
+                self.state["branches"].pop(branch_id, None)
 
         self._run(operations, work)
         return {"branch": self.public_branch(branch), "operations": operations}
@@ -669,13 +670,23 @@ class StandIn:
 
         def work():
             database = branch["standin_database"]
+            source_database = source["standin_database"]
             if preserve:
-                backup = self._new_branch(project_id, name=preserve, parent=None)
-                backup.update(current_state="ready", pending_state=None, parent_id=branch["parent_id"])
+                with self.lock:
+                    backup = self._new_branch(project_id, name=preserve, parent=None)
+                    backup.update(current_state="ready", pending_state=None, parent_id=branch["parent_id"])
                 self.server.rename(database, backup["standin_database"])
+                if source_id == branch_id:
+                    source_database = backup["standin_database"]
+            elif source_id == branch_id:
+                # No history locally: restoring a branch to its own past keeps its current data.
+                source_database = None
+                with self.server.connect() as conn:
+                    self.server.terminate_sessions(conn, database)
             else:
                 self.server.drop(database)
-            self.server.clone(source["standin_database"], database)
+            if source_database:
+                self.server.clone(source_database, database)
             idle = any(e["current_state"] == "idle" for e in endpoints)
             if idle:
                 with self.server.connect() as conn:
