@@ -174,3 +174,12 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# --- schema ---
+# Periodic schema snapshots while the compute is active (skipped for idle Neon computes).
+SCHEMA_SNAPSHOT_INTERVAL_SECONDS = env_int("SCHEMA_SNAPSHOT_INTERVAL_SECONDS", 3600, minimum=60)
+SCHEMA_PAGE_SIZE = env_int("SCHEMA_PAGE_SIZE", 50, minimum=5)
+CELERY_BEAT_SCHEDULE["schema-periodic-snapshots"] = {
+    "task": "dashboard.tasks_schema.periodic_schema_snapshots",
+    "schedule": 300.0,
+}
