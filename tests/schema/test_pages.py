@@ -3,9 +3,9 @@
 import pytest
 from django.test import override_settings
 
+from dashboard import taskruns
 from dashboard.models import SchemaSnapshot, TaskRun
 from dashboard.tasks_schema import SNAPSHOT_KIND, run_capture
-from dashboard import taskruns
 
 pytestmark = pytest.mark.django_db
 
