@@ -61,7 +61,7 @@ def test_every_overview_link_opens_its_own_table_page(client_for, hostile, schem
     assert page.status_code == 200
     text = page.content.decode()
     assert_no_live_markup(text)
-    assert f"<h1><span class=\"muted\">{html.escape(schema)}.</span>{html.escape(table)} " in text
+    assert f'<h1><span class="muted">{html.escape(schema)}.</span>{html.escape(table)} ' in text
 
 
 def test_table_page_escapes_hostile_columns_comments_and_links_foreign_keys(client_for, hostile):

@@ -84,7 +84,9 @@ def test_htmx_search_returns_only_the_relations_partial(client_for, project, tar
     assert html.lstrip().startswith('<div id="relations">') and "<html" not in html and "customers" in html
 
 
-def test_table_page_shows_columns_constraints_indexes_and_foreign_key_links(client_for, project, target_sql, snapshot):
+def test_table_page_shows_columns_constraints_indexes_and_foreign_key_links(
+    client_for, project, target_sql, snapshot
+):
     target_sql(*SHOP_SQL)
     snapshot()
     html = client_for("viewer").get("/projects/shop/schema/public/orders/").content.decode()

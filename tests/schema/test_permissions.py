@@ -34,7 +34,9 @@ def shop_database(django_db_blocker):
 
 @pytest.fixture
 def shop_snapshot(team, shop_database):
-    project = Project.objects.create(team=team, name="Shop", slug="shop", pooled_url=pg.url_for(shop_database))
+    project = Project.objects.create(
+        team=team, name="Shop", slug="shop", pooled_url=pg.url_for(shop_database)
+    )
     catalog, _ = read_project_catalog(project)
     return store_catalog(project, catalog)
 
@@ -56,7 +58,9 @@ def test_permission_matrix(client_for, shop_snapshot, method, url, minimum, ok, 
         assert response["Location"].startswith("/accounts/login/")
 
 
-@pytest.mark.parametrize("url", ["/projects/shop/schema/", "/projects/shop/schema/advice/", "/projects/shop/schema/diff/"])
+@pytest.mark.parametrize(
+    "url", ["/projects/shop/schema/", "/projects/shop/schema/advice/", "/projects/shop/schema/diff/"]
+)
 def test_pages_refuse_other_methods(client_for, shop_snapshot, url):
     assert client_for("admin").post(url).status_code == 405
 
