@@ -66,7 +66,9 @@ def qualified(relation: Relation) -> str:
     return ident(relation.schema, relation.name)
 
 
-def finding(r: Rule, relation: Relation | None, message: str, obj: str | None = None, fix: str = "") -> Finding:
+def finding(
+    r: Rule, relation: Relation | None, message: str, obj: str | None = None, fix: str = ""
+) -> Finding:
     return Finding(
         rule=r.id, severity=r.severity, title=r.title, message=message,
         schema=relation.schema if relation else None, table=relation.name if relation else None,
@@ -142,8 +144,13 @@ def fk_without_index(r: Rule, catalog: Catalog, opts: dict) -> list[Finding]:
       "cannot rely on it. VALIDATE CONSTRAINT takes only a SHARE UPDATE EXCLUSIVE lock.")  # fmt: skip
 def not_valid_constraint(r: Rule, catalog: Catalog, opts: dict) -> list[Finding]:
     return [
-        finding(r, t, f"Constraint {c.name} on {t.schema}.{t.name} is NOT VALID.", c.name,
-                f"ALTER TABLE {qualified(t)} VALIDATE CONSTRAINT {ident(c.name)};")  # fmt: skip
+        finding(
+            r,
+            t,
+            f"Constraint {c.name} on {t.schema}.{t.name} is NOT VALID.",
+            c.name,
+            f"ALTER TABLE {qualified(t)} VALIDATE CONSTRAINT {ident(c.name)};",
+        )  # fmt: skip
         for t in tables(catalog)
         for c in t.constraints
         if not c.validated
@@ -184,7 +191,9 @@ def duplicate_index(r: Rule, catalog: Catalog, opts: dict) -> list[Finding]:
                 if a.name == b.name or a.name in reported or b.name in reported or not _is_redundant(a, b):
                     continue
                 same = a.columns == b.columns and a.unique == b.unique
-                if same and (a.primary or (a.constraint and not b.constraint) or (a.name > b.name and not b.primary)):
+                if same and (
+                    a.primary or (a.constraint and not b.constraint) or (a.name > b.name and not b.primary)
+                ):
                     continue  # of two identical indexes, report the one that is not a constraint's
                 reported.add(a.name)
                 how = "is identical to" if same else "is a prefix of"
@@ -198,8 +207,13 @@ def duplicate_index(r: Rule, catalog: Catalog, opts: dict) -> list[Finding]:
       "slows every write. Rebuild it or drop it.")  # fmt: skip
 def invalid_index(r: Rule, catalog: Catalog, opts: dict) -> list[Finding]:
     return [
-        finding(r, t, f"Index {i.name} on {t.schema}.{t.name} is invalid.", i.name,
-                f"REINDEX INDEX CONCURRENTLY {ident(t.schema, i.name)};")  # fmt: skip
+        finding(
+            r,
+            t,
+            f"Index {i.name} on {t.schema}.{t.name} is invalid.",
+            i.name,
+            f"REINDEX INDEX CONCURRENTLY {ident(t.schema, i.name)};",
+        )  # fmt: skip
         for t in tables(catalog)
         for i in t.indexes
         if not i.valid
@@ -246,9 +260,16 @@ def _alter_type(t: Relation, c: Column, new_type: str, using: str = "") -> str:
       "json only keeps the text. Use json only to preserve key order or duplicate keys.")  # fmt: skip
 def json_not_jsonb(r: Rule, catalog: Catalog, opts: dict) -> list[Finding]:
     return [
-        finding(r, t, f"Column {c.name} of {t.schema}.{t.name} is json.", c.name,
-                _alter_type(t, c, "jsonb", f" USING {ident(c.name)}::jsonb"))  # fmt: skip
-        for t, c in _columns_of_type(catalog, lambda c: c.type_name == "json" and c.type_schema == "pg_catalog")
+        finding(
+            r,
+            t,
+            f"Column {c.name} of {t.schema}.{t.name} is json.",
+            c.name,
+            _alter_type(t, c, "jsonb", f" USING {ident(c.name)}::jsonb"),
+        )  # fmt: skip
+        for t, c in _columns_of_type(
+            catalog, lambda c: c.type_name == "json" and c.type_schema == "pg_catalog"
+        )
     ]
 
 
@@ -257,9 +278,16 @@ def json_not_jsonb(r: Rule, catalog: Catalog, opts: dict) -> list[Finding]:
       "different instants for different clients. timestamptz stores instants and costs the same 8 bytes.")  # fmt: skip
 def timestamp_without_tz(r: Rule, catalog: Catalog, opts: dict) -> list[Finding]:
     return [
-        finding(r, t, f"Column {c.name} of {t.schema}.{t.name} is timestamp without time zone.", c.name,
-                _alter_type(t, c, "timestamptz", f" USING {ident(c.name)} AT TIME ZONE 'UTC'"))  # fmt: skip
-        for t, c in _columns_of_type(catalog, lambda c: c.type_name == "timestamp" and c.type_schema == "pg_catalog")
+        finding(
+            r,
+            t,
+            f"Column {c.name} of {t.schema}.{t.name} is timestamp without time zone.",
+            c.name,
+            _alter_type(t, c, "timestamptz", f" USING {ident(c.name)} AT TIME ZONE 'UTC'"),
+        )  # fmt: skip
+        for t, c in _columns_of_type(
+            catalog, lambda c: c.type_name == "timestamp" and c.type_schema == "pg_catalog"
+        )
     ]
 
 
@@ -272,7 +300,9 @@ def varchar_or_char(r: Rule, catalog: Catalog, opts: dict) -> list[Finding]:
         return c.type_schema == "pg_catalog" and c.type_name in ("varchar", "bpchar") and "(" in c.type
 
     return [
-        finding(r, t, f"Column {c.name} of {t.schema}.{t.name} is {c.type}.", c.name, _alter_type(t, c, "text"))
+        finding(
+            r, t, f"Column {c.name} of {t.schema}.{t.name} is {c.type}.", c.name, _alter_type(t, c, "text")
+        )
         for t, c in _columns_of_type(catalog, limited)
     ]
 
@@ -291,7 +321,9 @@ def _serial_sequence(catalog: Catalog, t: Relation, c: Column):
       "accidental manual values.")  # fmt: skip
 def serial_not_identity(r: Rule, catalog: Catalog, opts: dict) -> list[Finding]:
     found = []
-    for t, c in _columns_of_type(catalog, lambda c: not c.identity and (c.default or "").startswith("nextval(")):
+    for t, c in _columns_of_type(
+        catalog, lambda c: not c.identity and (c.default or "").startswith("nextval(")
+    ):
         seq = _serial_sequence(catalog, t, c)
         column = ident(c.name)
         steps = [f"ALTER TABLE {qualified(t)} ALTER COLUMN {column} DROP DEFAULT;"]
@@ -301,7 +333,10 @@ def serial_not_identity(r: Rule, catalog: Catalog, opts: dict) -> list[Finding]:
             "SELECT setval(pg_get_serial_sequence({}, {}), coalesce(max({}), 0) + 1, false) FROM {};"
         ).format(sql.Literal(qualified(t)), sql.Literal(c.name), sql.Identifier(c.name),
                  sql.Identifier(t.schema, t.name)).as_string()  # fmt: skip
-        steps += [f"ALTER TABLE {qualified(t)} ALTER COLUMN {column} ADD GENERATED BY DEFAULT AS IDENTITY;", restart]
+        steps += [
+            f"ALTER TABLE {qualified(t)} ALTER COLUMN {column} ADD GENERATED BY DEFAULT AS IDENTITY;",
+            restart,
+        ]
         found.append(finding(r, t, f"Column {c.name} of {t.schema}.{t.name} takes its default from a sequence "
                                    f"({c.default}).", c.name, "\n".join(steps)))  # fmt: skip
     return found
@@ -314,21 +349,27 @@ def key_range_used(r: Rule, catalog: Catalog, opts: dict) -> list[Finding]:
     found = []
     for seq in catalog.sequences:
         column_type, relation = _owning_column_type(catalog, seq)
-        limit = min(seq.max_value, INT_MAX.get(column_type, seq.max_value)) if seq.increment > 0 else seq.max_value
+        narrow_column = relation is not None and column_type in ("smallint", "integer")
+        limit = min(seq.max_value, INT_MAX[column_type]) if narrow_column else seq.max_value
         if seq.last_value is None or seq.increment <= 0:
             share = seq.used_share
         else:
             share = (seq.last_value - seq.min_value) / max(1, limit - seq.min_value)
         if share is None or share < opts["range_used_share"]:
             continue
-        if relation is not None and limit < seq.max_value:
+        widen_sequence = (
+            f"ALTER SEQUENCE {ident(seq.schema, seq.name)} AS bigint MAXVALUE 9223372036854775807;"
+        )
+        if narrow_column:
             what = f"column {seq.owned_by_column} ({column_type}) of {relation.schema}.{relation.name}"
             fix = (f"ALTER TABLE {qualified(relation)} ALTER COLUMN {ident(seq.owned_by_column)} TYPE bigint;\n"
-                   f"ALTER SEQUENCE {ident(seq.schema, seq.name)} AS bigint;")  # fmt: skip
+                   + widen_sequence)  # fmt: skip
         else:
             what = f"sequence {seq.schema}.{seq.name} ({seq.data_type})"
-            fix = f"ALTER SEQUENCE {ident(seq.schema, seq.name)} AS bigint MAXVALUE 9223372036854775807;"
-        message = f"{share:.0%} of the range of {what} is used (last value {seq.last_value})."
+            fix = widen_sequence
+        message = (
+            f"{share:.0%} of the range of {what} is used (sequence {seq.name}, last value {seq.last_value})."
+        )
         found.append(Finding(rule=r.id, severity=r.severity, title=r.title, message=message,
                              schema=relation.schema if relation else seq.schema,
                              table=relation.name if relation else None, object=seq.name, fix_sql=fix))  # fmt: skip
@@ -366,7 +407,14 @@ def dead_tuples(r: Rule, catalog: Catalog, opts: dict) -> list[Finding]:
       "a table only after enough changes; run ANALYZE after bulk loads.")  # fmt: skip
 def never_analyzed(r: Rule, catalog: Catalog, opts: dict) -> list[Finding]:
     return [
-        finding(r, t, f"{t.schema}.{t.name} has no statistics (never analyzed).", None, f"ANALYZE {qualified(t)};")
+        finding(
+            r, t, f"{t.schema}.{t.name} has no statistics (never analyzed).", None, f"ANALYZE {qualified(t)};"
+        )
         for t in tables(catalog)
-        if t.kind == "r" and t.last_analyze is None and t.row_estimate is None
+        if t.kind == "r" and t.last_analyze is None and t.row_estimate is None and _has_rows(t)
     ]
+
+
+def _has_rows(t: Relation) -> bool:
+    """An empty, never-analyzed table is normal (just created); one holding data is not."""
+    return (t.live_tuples or 0) > 0 or t.table_bytes > 0

@@ -80,7 +80,14 @@ def _constraint_text(c) -> str:
 
 def relation_changes(old: Relation, new: Relation) -> list[Change]:
     changes = []
-    for attr in ("kind_label", "persistence", "partition_bound", "partition_key", "view_definition", "comment"):
+    for attr in (
+        "kind_label",
+        "persistence",
+        "partition_bound",
+        "partition_key",
+        "view_definition",
+        "comment",
+    ):
         a, b = getattr(old, attr), getattr(new, attr)
         if a != b:
             changes.append(Change(attr.replace("_label", "").replace("_", " "), CHANGED, a, b))
@@ -102,7 +109,9 @@ def _other_objects(catalog: Catalog) -> dict[tuple[str, str | None, str], str]:
     """Every non-relation object keyed by (kind, schema, name) with a text that changes when it changes."""
     objects: dict[tuple[str, str | None, str], str] = {}
     for s in catalog.schemas:
-        objects[("schema", None, s.name)] = f"owner {s.owner}" + (f"; comment {s.comment}" if s.comment else "")
+        objects[("schema", None, s.name)] = f"owner {s.owner}" + (
+            f"; comment {s.comment}" if s.comment else ""
+        )
     for q in catalog.sequences:
         objects[("sequence", q.schema, q.name)] = (
             f"{q.data_type} start {q.start} increment {q.increment} min {q.min_value} max {q.max_value}"

@@ -14,7 +14,14 @@ RELATION_KINDS = {
     "f": "foreign table",
 }
 FK_ACTIONS = {"a": "NO ACTION", "r": "RESTRICT", "c": "CASCADE", "n": "SET NULL", "d": "SET DEFAULT"}
-CONSTRAINT_KINDS = {"p": "primary key", "u": "unique", "c": "check", "x": "exclusion", "f": "foreign key", "t": "trigger"}
+CONSTRAINT_KINDS = {
+    "p": "primary key",
+    "u": "unique",
+    "c": "check",
+    "x": "exclusion",
+    "f": "foreign key",
+    "t": "trigger",
+}
 
 
 @dataclass

@@ -44,9 +44,16 @@ NOT_EXTENSION_MEMBER = """
     NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = '{catalog}'::regclass
                 AND e.objid = {alias}.oid AND e.deptype = 'e')
 """
+# An index's k-th column: the plain column name (unquoted, like everywhere else), or the expression text.
+INDEX_COLUMN = """
+    CASE WHEN i.indkey[k - 1] = 0 THEN pg_get_indexdef(i.indexrelid, k, true)
+         ELSE (SELECT a.attname::text FROM pg_attribute a WHERE a.attrelid = i.indrelid AND a.attnum = i.indkey[k - 1])
+    END
+"""
 # Fixed SQL fragments shared by the queries (no catalog names are ever formatted into SQL).
 FRAGMENTS = {
     "user_namespace": sql.SQL(USER_NAMESPACE),
+    "index_column": sql.SQL(INDEX_COLUMN),
     "not_extension_member_namespace": sql.SQL(NOT_EXTENSION_MEMBER.format(catalog="pg_namespace", alias="n")),
     "not_extension_member_class": sql.SQL(NOT_EXTENSION_MEMBER.format(catalog="pg_class", alias="c")),
     "not_extension_member_type": sql.SQL(NOT_EXTENSION_MEMBER.format(catalog="pg_type", alias="t")),
@@ -133,9 +140,8 @@ ORDER BY con.conrelid, con.contype, con.conname
 
 INDEXES_SQL = """
 SELECT i.indrelid, ic.relname, pg_get_indexdef(i.indexrelid), am.amname,
-       ARRAY(SELECT pg_get_indexdef(i.indexrelid, k, true) FROM generate_series(1, i.indnkeyatts) k ORDER BY k),
-       ARRAY(SELECT pg_get_indexdef(i.indexrelid, k, true)
-             FROM generate_series(i.indnkeyatts + 1, i.indnatts) k ORDER BY k),
+       ARRAY(SELECT {index_column} FROM generate_series(1, i.indnkeyatts) k ORDER BY k),
+       ARRAY(SELECT {index_column} FROM generate_series(i.indnkeyatts + 1, i.indnatts) k ORDER BY k),
        i.indisunique, i.indisprimary, i.indisvalid AND i.indisready,
        pg_get_expr(i.indpred, i.indrelid), i.indexprs IS NOT NULL,
        con.conname, pg_relation_size(i.indexrelid), s.idx_scan
@@ -269,7 +275,8 @@ def read_catalog(cur: psycopg.Cursor) -> Catalog:
         for schema, name, base, not_null, default, checks in _rows(cur, DOMAINS_SQL)
     ]
     catalog.composites = [
-        CompositeType(schema, name, [list(a) for a in attrs]) for schema, name, attrs in _rows(cur, COMPOSITES_SQL)
+        CompositeType(schema, name, [list(a) for a in attrs])
+        for schema, name, attrs in _rows(cur, COMPOSITES_SQL)
     ]
     catalog.functions = [Function(*row) for row in _rows(cur, FUNCTIONS_SQL)]
     catalog.extensions = [Extension(*row) for row in _rows(cur, EXTENSIONS_SQL)]

@@ -25,6 +25,7 @@ HOSTILE_SQL = (
     'CREATE TABLE public."Ünïcødé 表" (id int)',
     'CREATE TABLE public."with \'quote\' and ""dq""" (id int)',
     'CREATE TABLE public."x%2Fy" (id int)',
+    'CREATE TABLE "we""ird <b>schema</b>"."no <i>key</i>" (payload json)',
     "CREATE SCHEMA advice",
     "CREATE TABLE advice.diff (id int)",
     "CREATE SCHEMA diff",
@@ -39,7 +40,7 @@ def hostile(project, target_sql, snapshot):
 
 
 def assert_no_live_markup(page: str) -> None:
-    for payload in ("<script>alert", "<img src=x", "<b>schema</b>"):
+    for payload in ("<script>alert", "<img src=x", "<b>schema</b>", "<i>key</i>"):
         assert payload not in page, payload
 
 

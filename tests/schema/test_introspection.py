@@ -25,6 +25,8 @@ EVERYTHING_SQL = (
     " ON UPDATE CASCADE ON DELETE SET NULL DEFERRABLE INITIALLY DEFERRED NOT VALID",
     "CREATE INDEX orders_recent ON app.orders (placed_at) WHERE placed_at > '2020-01-01'",
     "CREATE INDEX orders_lower ON app.orders ((id % 10))",
+    'ALTER TABLE app.orders ADD COLUMN "Display Name" text',
+    'CREATE INDEX orders_display ON app.orders ("Display Name", lower("Display Name")) INCLUDE (placed_at)',
     "CREATE TABLE app.events (id bigint, at date NOT NULL) PARTITION BY RANGE (at)",
     "CREATE TABLE app.events_2024 PARTITION OF app.events FOR VALUES FROM ('2024-01-01') TO ('2025-01-01')",
     "CREATE VIEW app.happy AS SELECT id FROM app.accounts WHERE mood = 'happy'",
@@ -100,6 +102,9 @@ def test_reads_indexes_with_method_partial_expression_size_and_scans(everything)
         == "(placed_at > '2020-01-01 00:00:00+00'::timestamp with time zone)"
     )
     assert indexes["orders_lower"].has_expressions and indexes["orders_lower"].columns == ["(id % 10)"]
+    # plain columns keep their raw name (no quotes); expressions are shown as written
+    assert indexes["orders_display"].columns == ["Display Name", 'lower("Display Name")']
+    assert indexes["orders_display"].include == ["placed_at"]
     assert indexes["orders_pkey"].primary and indexes["orders_pkey"].constraint == "orders_pkey"
     assert all(i.size_bytes > 0 and i.valid and i.scans is not None for i in indexes.values())
     exclusion = [i for i in everything.relation("app", "accounts").indexes if i.method == "gist"]
