@@ -30,8 +30,3 @@ def snapshot(project):
 
     return take
 
-
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings):
-    """Users are created per test; the default PBKDF2 cost would dominate the suite's run time."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
