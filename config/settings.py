@@ -183,3 +183,6 @@ CELERY_BEAT_SCHEDULE["schema-periodic-snapshots"] = {
     "task": "dashboard.tasks_schema.periodic_schema_snapshots",
     "schedule": 300.0,
 }
+# Capturing reads the whole catalog in the background: it may take longer than a page's query,
+# but keeps the normal lock timeout so a held lock still gives "catalog busy" quickly.
+SCHEMA_CAPTURE_STATEMENT_TIMEOUT_MS = env_int("SCHEMA_CAPTURE_STATEMENT_TIMEOUT_MS", 60000, minimum=1000)

@@ -8,6 +8,7 @@ time in place, so periodic captures do not flood the history.
 
 import time
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
@@ -34,7 +35,8 @@ def read_project_catalog(project: Project, branch=None) -> tuple[Catalog, int]:
     """Introspect the project (or one of its branches); returns the catalog and the time it took in ms."""
     url = read_url(project, branch)
     started = time.monotonic()
-    catalog = read_catalog_from_url(url, target_settings(url))
+    cfg = target_settings(url, statement_timeout_ms=settings.SCHEMA_CAPTURE_STATEMENT_TIMEOUT_MS)
+    catalog = read_catalog_from_url(url, cfg)
     return catalog, int((time.monotonic() - started) * 1000)
 
 
@@ -61,14 +63,18 @@ def _counts(catalog: Catalog) -> dict:
     }
 
 
-def _relation_rows(snapshot: SchemaSnapshot, catalog: Catalog) -> list[SchemaRelation]:
+def _relation_rows(snapshot: SchemaSnapshot, catalog: Catalog, findings: list[dict]) -> list[SchemaRelation]:
+    by_relation: dict[tuple, list[dict]] = {}
+    for f in findings:
+        by_relation.setdefault((f["schema"], f["table"]), []).append(f)
     return [
         SchemaRelation(
             snapshot=snapshot, schema=r.schema, name=r.name, kind=r.kind, is_partition=r.is_partition,
             parent_schema=r.parent_schema, parent_name=r.parent_name,
             row_estimate=r.row_estimate, total_bytes=r.total_bytes, column_count=len(r.columns),
             index_count=len(r.indexes), constraint_count=len(r.constraints), fk_count=len(r.foreign_keys),
-            incoming_fk_count=len(r.incoming), detail=relation_to_dict(r),
+            incoming_fk_count=len(r.incoming),
+            detail=relation_to_dict(r) | {"findings": by_relation.get((r.schema, r.name), [])},
         )  # fmt: skip
         for r in catalog.relations
     ]
@@ -103,7 +109,7 @@ def store_catalog(project, catalog: Catalog, *, branch_id="", branch_name="", so
             created_by=user if getattr(user, "is_authenticated", False) else None,
             structure_hash=fingerprint, first_taken_at=fields["taken_at"], **fields,
         )  # fmt: skip
-    SchemaRelation.objects.bulk_create(_relation_rows(snapshot, catalog), batch_size=1000)
+    SchemaRelation.objects.bulk_create(_relation_rows(snapshot, catalog, fields["findings"]), batch_size=1000)
     return snapshot
 
 

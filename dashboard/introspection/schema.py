@@ -6,6 +6,9 @@ with statement and lock timeouts (dashboard.targets.connect.read_only). It works
 on Postgres 14 to 18: only catalog columns present in all of them are used, and
 Postgres 18's NOT NULL constraint rows are left out (nullability is per column).
 
+A relation's index size is the sum of its indexes' sizes from the index query (not
+pg_indexes_size, which would open every index a second time).
+
 Size functions (pg_relation_size ...) take an ACCESS SHARE lock on each relation,
 so a pending ALTER TABLE on the target makes them wait; the lock timeout then
 ends the read with LockNotAvailable, which callers turn into "catalog busy".
@@ -80,7 +83,6 @@ SELECT c.oid, n.nspname, c.relname, c.relkind, pg_get_userbyid(c.relowner), c.re
        CASE WHEN c.reltuples < 0 THEN NULL ELSE c.reltuples::bigint END,
        CASE WHEN c.relkind IN ('r', 'm') THEN pg_relation_size(c.oid) ELSE 0 END,
        CASE WHEN c.reltoastrelid <> 0 THEN pg_total_relation_size(c.reltoastrelid) ELSE 0 END,
-       CASE WHEN c.relkind IN ('r', 'm') THEN pg_indexes_size(c.oid) ELSE 0 END,
        obj_description(c.oid, 'pg_class'),
        CASE WHEN c.relkind IN ('v', 'm') THEN pg_get_viewdef(c.oid, true) END,
        s.n_live_tup, s.n_dead_tup, s.seq_scan, s.idx_scan,
@@ -288,13 +290,13 @@ def _read_relations(cur: psycopg.Cursor, catalog: Catalog) -> dict[int, Relation
     by_oid: dict[int, Relation] = {}
     for row in _rows(cur, RELATIONS_SQL):
         (oid, schema, name, kind, owner, persistence, is_partition, parent_schema, parent_name, bound, key,
-         rows, table_bytes, toast_bytes, index_bytes, comment, view_def, live, dead, seq_scans, idx_scans,
+         rows, table_bytes, toast_bytes, comment, view_def, live, dead, seq_scans, idx_scans,
          last_vacuum, last_analyze, row_security) = row  # fmt: skip
         relation = Relation(
             schema=schema, name=name, kind=kind, owner=owner, persistence=persistence,
             is_partition=is_partition, parent_schema=parent_schema, parent_name=parent_name,
             partition_bound=bound, partition_key=key, row_estimate=rows, table_bytes=table_bytes,
-            toast_bytes=toast_bytes, index_bytes=index_bytes, comment=comment, view_definition=view_def,
+            toast_bytes=toast_bytes, comment=comment, view_definition=view_def,
             live_tuples=live, dead_tuples=dead, seq_scans=seq_scans, index_scans=idx_scans,
             last_vacuum=last_vacuum, last_analyze=last_analyze, row_security=row_security,
         )  # fmt: skip
@@ -330,6 +332,7 @@ def _read_indexes(cur: psycopg.Cursor, by_oid: dict[int, Relation]) -> None:
     for oid, name, definition, method, columns, include, unique, primary, valid, predicate, has_expr, \
             constraint, size, scans in _rows(cur, INDEXES_SQL):  # fmt: skip
         if oid in by_oid:
+            by_oid[oid].index_bytes += size
             by_oid[oid].indexes.append(Index(
                 name=name, definition=definition, method=method, columns=list(columns), include=list(include),
                 unique=unique, primary=primary, valid=valid, predicate=predicate, has_expressions=has_expr,

@@ -73,11 +73,15 @@ class SchemaRelation(models.Model):
     constraint_count = models.PositiveIntegerField(default=0)
     fk_count = models.PositiveIntegerField(default=0)
     incoming_fk_count = models.PositiveIntegerField(default=0)
+    # The Relation dataclass as a dict, plus "findings": the advisor findings about this relation.
     detail = models.JSONField(default=dict)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["snapshot", "schema", "name"], name="schema_relation_unique"),
+        ]
+        indexes = [
+            models.Index(fields=["snapshot", "parent_schema", "parent_name"], name="schema_relation_partitions"),
         ]
 
     def __str__(self) -> str:
