@@ -29,4 +29,3 @@ def snapshot(project):
         return capture_snapshot(project, **kwargs)
 
     return take
-
