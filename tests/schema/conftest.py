@@ -29,3 +29,7 @@ def snapshot(project):
         return capture_snapshot(project, **kwargs)
 
     return take
+
+
+# Browser tests of this area reuse the shared Chromium set-up (real Chromium, live server, login form).
+from tests.browser.conftest import browser_type_launch_args, login  # noqa: E402,F401
