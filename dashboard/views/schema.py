@@ -24,7 +24,7 @@ from dashboard import audit, taskruns
 from dashboard.access import get_project_for_user
 from dashboard.advisor.rules import RULES, SEVERITIES
 from dashboard.introspection.diff import diff_catalogs
-from dashboard.introspection.model import FK_ACTIONS, RELATION_KINDS, relation_from_dict
+from dashboard.introspection.model import FK_ACTIONS, RELATION_KINDS, Catalog, relation_from_dict
 from dashboard.models import Role, SchemaRelation, SchemaSnapshot, TaskRun
 from dashboard.models.core import Outcome
 from dashboard.neon.state import branches_for
@@ -110,7 +110,9 @@ def _sort_headers(filters: dict) -> list[dict]:
         if active and key in SORTS and ("-" + base) in SORTS:
             target = base if filters["sort"].startswith("-") else "-" + base
         marker = (" ▼" if filters["sort"].startswith("-") else " ▲") if active else ""
-        headers.append({"label": label + marker, "href": "?" + _query_string(filters, sort=target), "numeric": numeric})
+        headers.append(
+            {"label": label + marker, "href": "?" + _query_string(filters, sort=target), "numeric": numeric}
+        )
     return headers
 
 
@@ -138,7 +140,11 @@ def schema_overview(request, slug):
             query_prefix=_query_string(filters),
             headers=_sort_headers(filters),
         )
-    template = "schema/_relations.html" if request.htmx and request.GET.get("partial") == "1" else "schema/overview.html"
+    template = (
+        "schema/_relations.html"
+        if request.htmx and request.GET.get("partial") == "1"
+        else "schema/overview.html"
+    )
     return render(request, template, context)
 
 
@@ -211,25 +217,35 @@ def schema_table(request, slug, schema, table):
     relation = relation_from_dict(detail)
     partitions = []
     if relation.kind == "p":
-        partitions = SchemaRelation.objects.filter(
-            snapshot=snapshot, parent_schema=schema, parent_name=table
-        ).order_by("name").values_list("schema", "name", "total_bytes", "row_estimate")
+        partitions = (
+            SchemaRelation.objects.filter(snapshot=snapshot, parent_schema=schema, parent_name=table)
+            .order_by("name")
+            .values_list("schema", "name", "total_bytes", "row_estimate")
+        )
     context = {
         "project": project,
         "membership": membership,
         "snapshot": snapshot,
         "relation": relation,
         "outgoing": [
-            {"fk": fk, "url": table_url(slug, fk.ref_schema, fk.ref_table),
-             "on_update": FK_ACTIONS.get(fk.on_update, fk.on_update),
-             "on_delete": FK_ACTIONS.get(fk.on_delete, fk.on_delete)}
+            {
+                "fk": fk,
+                "url": table_url(slug, fk.ref_schema, fk.ref_table),
+                "on_update": FK_ACTIONS.get(fk.on_update, fk.on_update),
+                "on_delete": FK_ACTIONS.get(fk.on_delete, fk.on_delete),
+            }
             for fk in relation.foreign_keys
         ],  # fmt: skip
-        "incoming": [{"ref": ref, "url": table_url(slug, ref.schema, ref.table)} for ref in relation.incoming],
-        "partitions": [
-            {"schema": s, "name": n, "bytes": b, "rows": r, "url": table_url(slug, s, n)} for s, n, b, r in partitions
+        "incoming": [
+            {"ref": ref, "url": table_url(slug, ref.schema, ref.table)} for ref in relation.incoming
         ],
-        "parent_url": table_url(slug, relation.parent_schema, relation.parent_name) if relation.is_partition else "",
+        "partitions": [
+            {"schema": s, "name": n, "bytes": b, "rows": r, "url": table_url(slug, s, n)}
+            for s, n, b, r in partitions
+        ],
+        "parent_url": table_url(slug, relation.parent_schema, relation.parent_name)
+        if relation.is_partition
+        else "",
         "diagram": fk_diagram(slug, relation),
         "findings": detail.get("findings", []),
     }
@@ -238,6 +254,48 @@ def schema_table(request, slug, schema, table):
 
 def snapshot_findings(snapshot) -> list[dict]:
     return SchemaSnapshot.objects.filter(pk=snapshot.pk).values_list("findings", flat=True).first() or []
+
+
+# --- other objects -----------------------------------------------------------------
+
+OBJECTS_SHOWN = 500  # per kind; a database with more shows the first ones and says so
+
+
+@login_required
+@require_GET
+def schema_objects(request, slug):
+    """Schemas, sequences, types, functions and extensions of the latest snapshot."""
+    project, membership = get_project_for_user(request, slug)
+    context = _snapshot_context(request, project, membership)
+    snapshot = context["snapshot"]
+    if snapshot is not None:
+        data = SchemaSnapshot.objects.filter(pk=snapshot.pk).values_list("data", flat=True).first() or {}
+        catalog = Catalog.from_dict({**data, "server_version": snapshot.server_version, "relations": []})
+        sequences = []
+        for seq in catalog.sequences[:OBJECTS_SHOWN]:
+            share = seq.used_share
+            owner_url = (
+                table_url(project.slug, seq.owned_by_schema, seq.owned_by_table) if seq.owned_by_table else ""
+            )
+            sequences.append(
+                {
+                    "seq": seq,
+                    "share": None if share is None else round(share * 100, 1),
+                    "owner_url": owner_url,
+                }
+            )
+        context.update(
+            catalog=catalog,
+            sequences=sequences,
+            limit=OBJECTS_SHOWN,
+            truncated=[
+                kind for kind, items in (("sequences", catalog.sequences), ("functions", catalog.functions),
+                                         ("enums", catalog.enums), ("domains", catalog.domains),
+                                         ("composite types", catalog.composites))
+                if len(items) > OBJECTS_SHOWN
+            ],
+        )  # fmt: skip
+    return render(request, "schema/objects.html", context)
 
 
 # --- advisor --------------------------------------------------------------------------
@@ -362,12 +420,13 @@ def _compare_status(request, project):
     return response
 
 
-# One-segment pages (refresh, advice, diff) cannot collide with two-segment table URLs,
+# One-segment pages (refresh, advice, objects, diff, compare) cannot collide with two-segment table URLs,
 # so a schema literally named "advice" or "diff" still has working table links.
 urlpatterns = [
     path("projects/<slug:slug>/schema/", schema_overview, name="schema_overview"),
     path("projects/<slug:slug>/schema/refresh/", schema_refresh, name="schema_refresh"),
     path("projects/<slug:slug>/schema/advice/", schema_advice, name="schema_advice"),
+    path("projects/<slug:slug>/schema/objects/", schema_objects, name="schema_objects"),
     path("projects/<slug:slug>/schema/diff/", schema_diff, name="schema_diff"),
     path("projects/<slug:slug>/schema/compare/", schema_diff_branches, name="schema_diff_branches"),
     path("projects/<slug:slug>/schema/<catname:schema>/<catname:table>/", schema_table, name="schema_table"),

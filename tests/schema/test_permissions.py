@@ -14,6 +14,7 @@ URLS = [
     ("get", "/projects/shop/schema/refresh/", "viewer", 200),
     ("post", "/projects/shop/schema/refresh/", "engineer", 302),
     ("get", "/projects/shop/schema/advice/", "viewer", 200),
+    ("get", "/projects/shop/schema/objects/", "viewer", 200),
     ("get", "/projects/shop/schema/diff/", "viewer", 200),
     ("get", "/projects/shop/schema/compare/", "viewer", 200),
     ("post", "/projects/shop/schema/compare/", "engineer", 302),
@@ -59,7 +60,13 @@ def test_permission_matrix(client_for, shop_snapshot, method, url, minimum, ok, 
 
 
 @pytest.mark.parametrize(
-    "url", ["/projects/shop/schema/", "/projects/shop/schema/advice/", "/projects/shop/schema/diff/"]
+    "url",
+    [
+        "/projects/shop/schema/",
+        "/projects/shop/schema/advice/",
+        "/projects/shop/schema/diff/",
+        "/projects/shop/schema/objects/",
+    ],
 )
 def test_pages_refuse_other_methods(client_for, shop_snapshot, url):
     assert client_for("admin").post(url).status_code == 405
