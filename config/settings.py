@@ -186,3 +186,14 @@ CELERY_BEAT_SCHEDULE["neon-sync-branches"] = {
     "task": "dashboard.neon.tasks.sync_all_neon_projects",
     "schedule": float(NEON_SYNC_INTERVAL_SECONDS),
 }
+# --- schema ---
+# Periodic schema snapshots while the compute is active (skipped for idle Neon computes).
+SCHEMA_SNAPSHOT_INTERVAL_SECONDS = env_int("SCHEMA_SNAPSHOT_INTERVAL_SECONDS", 3600, minimum=60)
+SCHEMA_PAGE_SIZE = env_int("SCHEMA_PAGE_SIZE", 50, minimum=5)
+CELERY_BEAT_SCHEDULE["schema-periodic-snapshots"] = {
+    "task": "dashboard.tasks_schema.periodic_schema_snapshots",
+    "schedule": 300.0,
+}
+# Capturing reads the whole catalog in the background: it may take longer than a page's query,
+# but keeps the normal lock timeout so a held lock still gives "catalog busy" quickly.
+SCHEMA_CAPTURE_STATEMENT_TIMEOUT_MS = env_int("SCHEMA_CAPTURE_STATEMENT_TIMEOUT_MS", 60000, minimum=1000)
