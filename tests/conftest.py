@@ -80,3 +80,26 @@ def client_for(client, users):
         return client
 
     return login
+
+
+@pytest.fixture
+def celery_worker(transactional_db):
+    """A real Celery worker process consuming from the test Redis database."""
+    from tests.support.celery_worker import start_worker, stop_worker
+
+    proc = start_worker()
+    yield proc
+    stop_worker(proc)
+
+
+def wait_until(predicate, timeout: float = 20.0, interval: float = 0.1):
+    """Poll until predicate() is truthy; returns its value or fails with a clear message."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout} s")

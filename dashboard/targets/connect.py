@@ -73,7 +73,7 @@ def explain_connect_error(exc: BaseException, host: str, port: int, timeout: int
     lowered = text.lower()
     if "password authentication failed" in lowered or "no password supplied" in lowered:
         return TargetError("Authentication failed: wrong user name or password.", code="auth")
-    if "could not translate host name" in lowered or "name or service not known" in lowered:
+    if "could not translate host name" in lowered or "failed to resolve host" in lowered or "name or service not known" in lowered:
         return TargetError(f"Unknown host {host!r}: the name does not resolve.", code="dns")
     if "timeout expired" in lowered or "timed out" in lowered:
         return TargetError(f"Timed out after {timeout} s connecting to {host}:{port}.", code="timeout")

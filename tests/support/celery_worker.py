@@ -1,0 +1,58 @@
+"""A real Celery worker process for integration tests.
+
+It runs with the test settings against the test database (tests using it need
+`transactional_db` so the worker sees committed rows) and the test Redis database.
+"""
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import redis
+from django.conf import settings
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def worker_env() -> dict:
+    db = connection.settings_dict
+    url = f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+    return {**os.environ, "DJANGO_SETTINGS_MODULE": "config.test_settings", "DATABASE_URL": url}
+
+
+def wait_for_worker(proc: subprocess.Popen, timeout: float = 30.0) -> None:
+    from config.celery import app
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"Celery worker exited with code {proc.returncode}")
+        if app.control.ping(timeout=0.5):
+            return
+    raise RuntimeError("Celery worker did not answer a ping within 30 s")
+
+
+def start_worker() -> subprocess.Popen:
+    redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo", "--loglevel=WARNING",
+         "--without-heartbeat", "--without-mingle", "--without-gossip", "-n", f"test-{os.getpid()}@%h"],
+        cwd=ROOT, env=worker_env(),
+    )
+    try:
+        wait_for_worker(proc)
+    except Exception:
+        proc.kill()
+        raise
+    return proc
+
+
+def stop_worker(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
