@@ -144,7 +144,7 @@ def test_backs_off_when_only_its_own_statements_ran(project, target_url, setting
     state = collect_project(project, now=now)
     assert state.status == CollectorStatus.OK and state.next_due_at == now + timedelta(seconds=300)
     delays = []
-    for step in range(4):
+    for _step in range(4):
         now += timedelta(minutes=10)
         state = collect_project(project, now=now)
         assert state.status == CollectorStatus.QUIET, state.message
