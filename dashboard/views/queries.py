@@ -1,7 +1,6 @@
 """Query health pages: top statements over a window, one statement's history and plan."""
 
-from datetime import datetime, timedelta
-from datetime import timezone as dt_timezone
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 from django.conf import settings
@@ -33,7 +32,7 @@ def _parse_local(value: str) -> datetime | None:
         parsed = datetime.fromisoformat(value)
     except (TypeError, ValueError):
         return None
-    return parsed if timezone.is_aware(parsed) else timezone.make_aware(parsed, dt_timezone.utc)
+    return parsed if timezone.is_aware(parsed) else timezone.make_aware(parsed, UTC)
 
 
 def parse_window(params, now: datetime) -> tuple[reports.Window, str]:

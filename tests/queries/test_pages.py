@@ -15,16 +15,17 @@ pytestmark = pytest.mark.django_db
 
 BY_ID = "SELECT name FROM items WHERE id = %s"
 SLOW = "SELECT count(*) FROM items a CROSS JOIN items b WHERE a.id > %s"
-HOSTILE_TABLE = '"<script>alert(1)</script>"'
+CREATE_HOSTILE = 'CREATE TABLE "<script>alert(1)</script>" (id int)'
+HOSTILE = 'SELECT * FROM "<script>alert(1)</script>" WHERE id = %s'
 
 
 @pytest.fixture
 def collected(project, target_url):
     """Two snapshots around a real workload: the history the pages show."""
     with psycopg.connect(target_url, autocommit=True) as conn:
-        conn.execute(f"CREATE TABLE {HOSTILE_TABLE} (id int)")
+        conn.execute(CREATE_HOSTILE)
     collect_project(project, now=timezone.now() - timedelta(minutes=10))
-    run_workload(target_url, {BY_ID: 30, SLOW: 3, f"SELECT * FROM {HOSTILE_TABLE} WHERE id = %s": 2})
+    run_workload(target_url, {BY_ID: 30, SLOW: 3, HOSTILE: 2})
     collect_project(project, now=timezone.now() - timedelta(minutes=5))
     return project
 
