@@ -184,7 +184,6 @@ QUERIES_BACKOFF_MAX_SECONDS = env_int("QUERIES_BACKOFF_MAX_SECONDS", 3600, minim
 QUERIES_COLLECT_LEASE_SECONDS = env_int("QUERIES_COLLECT_LEASE_SECONDS", 120, minimum=10)
 QUERIES_RETENTION_DAYS = env_int("QUERIES_RETENTION_DAYS", 14, minimum=1)
 QUERIES_EXPLAIN_ANALYZE_TIMEOUT_MS = env_int("QUERIES_EXPLAIN_ANALYZE_TIMEOUT_MS", 10000, minimum=100)
-HEALTH_REFRESH_SECONDS = env_int("HEALTH_REFRESH_SECONDS", 300, minimum=30)
 # Health thresholds: (warning, critical). Ratios are fractions; times are seconds.
 HEALTH_THRESHOLDS = {
     "connections_ratio": (env_float("HEALTH_CONNECTIONS_WARN", 0.75), env_float("HEALTH_CONNECTIONS_CRIT", 0.9)),
@@ -202,5 +201,4 @@ HEALTH_THRESHOLDS = {
     "slow_count": (env_int("HEALTH_SLOW_WARN", 1), env_int("HEALTH_SLOW_CRIT", 5)),
 }
 CELERY_BEAT_SCHEDULE["queries-collect-due"] = {"task": "dashboard.queries.tasks.collect_due_statements", "schedule": 60.0}
-CELERY_BEAT_SCHEDULE["queries-health-due"] = {"task": "dashboard.queries.tasks.refresh_due_health", "schedule": 60.0}
 CELERY_BEAT_SCHEDULE["queries-cleanup"] = {"task": "dashboard.queries.tasks.cleanup_statement_history", "schedule": 3600.0}

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from dashboard.views import activity, branches, projects, queries, schema
+from dashboard.views import activity, api, branches, projects, queries, schema
 
 urlpatterns = [
     path("projects/", projects.project_list, name="project_list"),
@@ -15,3 +15,4 @@ urlpatterns = [
     path("projects/<slug:slug>/audit/", projects.project_audit, name="project_audit"),
 ]
 urlpatterns += branches.urlpatterns + schema.urlpatterns + queries.urlpatterns + activity.urlpatterns
+urlpatterns += api.urlpatterns

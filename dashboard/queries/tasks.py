@@ -4,13 +4,14 @@ from celery import shared_task
 from django.utils import timezone
 
 from dashboard.models import Project
+from dashboard.models.queries import CollectorStatus, HealthSnapshot
+from dashboard.queries.collector import claim_due, cleanup, collect_project, due_project_ids
+from dashboard.queries.healthstore import cleanup_snapshots, take_health_snapshot
 
 
 @shared_task(soft_time_limit=30, time_limit=60)
 def collect_due_statements() -> int:
     """Beat entry: enqueue one collection per project whose snapshot is due."""
-    from dashboard.queries.collector import due_project_ids
-
     ids = due_project_ids(timezone.now())
     for project_id in ids:
         collect_statements.delay(project_id)
@@ -19,37 +20,18 @@ def collect_due_statements() -> int:
 
 @shared_task(soft_time_limit=90, time_limit=120)
 def collect_statements(project_id: int) -> str:
-    from dashboard.queries.collector import claim_due, collect_project
-
+    """Snapshot statements, then health checks on the same cadence (so health checks back off too)."""
     project = Project.objects.filter(pk=project_id).first()
     if project is None or not claim_due(project_id, timezone.now()):
         return "not due"
-    return collect_project(project).status
-
-
-@shared_task(soft_time_limit=30, time_limit=60)
-def refresh_due_health() -> int:
-    from dashboard.queries.healthstore import due_health_project_ids
-
-    ids = due_health_project_ids(timezone.now())
-    for project_id in ids:
-        refresh_health.delay(project_id)
-    return len(ids)
-
-
-@shared_task(soft_time_limit=60, time_limit=90)
-def refresh_health(project_id: int) -> str:
-    from dashboard.queries.healthstore import take_health_snapshot
-
-    project = Project.objects.filter(pk=project_id).first()
-    if project is None:
-        return "gone"
-    snapshot = take_health_snapshot(project)
-    return snapshot.error or snapshot.skipped or "ok"
+    state = collect_project(project)
+    if state.status == CollectorStatus.ERROR:  # unreachable: do not wait for the connect timeout twice
+        HealthSnapshot.objects.create(project=project, error=state.message)
+    else:
+        take_health_snapshot(project)  # records "skipped" itself when the compute is idle
+    return state.status
 
 
 @shared_task(soft_time_limit=300, time_limit=360)
 def cleanup_statement_history() -> dict:
-    from dashboard.queries.collector import cleanup
-
-    return cleanup()
+    return {**cleanup(), "health_snapshots": cleanup_snapshots()}

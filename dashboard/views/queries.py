@@ -7,7 +7,7 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.urls import path
 from django.utils import timezone
 from django.utils.http import urlencode
@@ -19,7 +19,7 @@ from dashboard.connections import read_url, target_settings
 from dashboard.introspection.explain import ExplainRefused, explain, inspect_statement
 from dashboard.models import Outcome, Role
 from dashboard.models.queries import CollectorState, QueryText
-from dashboard.queries import reports
+from dashboard.queries import healthstore, reports
 from dashboard.targets.connect import TargetError, connect, explain_query_error
 from dashboard.targets.urls import InvalidURL
 
@@ -211,4 +211,35 @@ urlpatterns = [
     path("projects/<slug:slug>/queries/", queries_list, name="queries_list"),
     path("projects/<slug:slug>/queries/<str:queryid>/", query_detail, name="query_detail"),
     path("projects/<slug:slug>/queries/<str:queryid>/explain/", query_explain, name="query_explain"),
+]
+
+
+# --- Health: detail page and on-demand refresh (tiles on the overview render from storage) ---
+
+
+@login_required
+@require_GET
+def health_page(request, slug):
+    project, membership = get_project_for_user(request, slug)
+    context = {"project": project, "membership": membership, "health": healthstore.latest(project)}
+    return render(request, "queries/health.html", context)
+
+
+@login_required
+@require_POST
+def health_refresh(request, slug):
+    """A person asked for fresh checks: one short, timed read (this may wake a Neon compute on purpose)."""
+    project, membership = get_project_for_user(request, slug)
+    snapshot = healthstore.take_health_snapshot(project, manual=True)
+    audit.record(request.user, "health.refresh", project=project,
+                 outcome=Outcome.FAILURE if snapshot.error else Outcome.SUCCESS, error=snapshot.error[:500])
+    if request.htmx:
+        return render(request, "projects/_overview_health.html",
+                      {"project": project, "membership": membership, "health": healthstore.latest(project)})
+    return redirect("health_page", slug=project.slug)
+
+
+urlpatterns += [
+    path("projects/<slug:slug>/health/", health_page, name="health_page"),
+    path("projects/<slug:slug>/health/refresh/", health_refresh, name="health_refresh"),
 ]
