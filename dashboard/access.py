@@ -34,3 +34,13 @@ def teams_where(user, minimum: str):
 
 def visible_projects(user):
     return Project.objects.filter(team__memberships__user=user).select_related("team").distinct()
+
+
+def get_team_for_user(request, slug: str, minimum: str = Role.VIEWER) -> tuple[Team, Membership]:
+    team = Team.objects.filter(slug=slug).first()
+    membership = membership_for(request.user, team.pk) if team else None
+    if team is None or membership is None:
+        raise Http404("No such team")
+    if not membership.has_role(minimum):
+        raise PermissionDenied(f"This needs the {minimum} role in team {team.name}.")
+    return team, membership

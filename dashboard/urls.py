@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from dashboard.views import activity, api, branches, projects, queries, schema
+from dashboard.views import activity, api, branches, projects, queries, schema, teams
 
 urlpatterns = [
     path("projects/", projects.project_list, name="project_list"),
@@ -14,5 +14,6 @@ urlpatterns = [
     path("projects/<slug:slug>/check/status/", projects.project_check_status, name="project_check_status"),
     path("projects/<slug:slug>/audit/", projects.project_audit, name="project_audit"),
 ]
+urlpatterns += teams.urlpatterns
 urlpatterns += branches.urlpatterns + schema.urlpatterns + queries.urlpatterns + activity.urlpatterns
 urlpatterns += api.urlpatterns

@@ -23,6 +23,7 @@ $PY manage.py run_demo_workload >var/log/workload.log 2>&1 &
 pids+=($!)
 $PY manage.py runserver "127.0.0.1:$PORT" --noreload &
 pids+=($!)
+sleep 2
 
 echo
 echo "Neon Ops dashboard: http://127.0.0.1:$PORT/"

@@ -4,7 +4,7 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from dashboard.models import Membership, Project, Role, Team
-from tests.support import pg
+from tests.support import embedded_pg, pg
 
 PASSWORD = "correct-horse-battery-staple"
 
@@ -33,6 +33,43 @@ def pagila_db(pagila_template):
     name = pg.create_database("pagila", template=pagila_template)
     yield name
     pg.drop_database(name)
+
+
+@pytest.fixture(scope="session")
+def embedded_pg_servers():
+    """embedded_pg_servers(17) -> that major's server, started on first use, stopped at session end."""
+    servers = {}
+
+    def server_for(major: int) -> embedded_pg.EmbeddedServer:
+        if major not in servers:
+            servers[major] = embedded_pg.start_server(major)
+        return servers[major]
+
+    yield server_for
+    for server in servers.values():
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def pg17(embedded_pg_servers):
+    """A Postgres 17 server for the whole session (tests create their own databases on it)."""
+    return embedded_pg_servers(17)
+
+
+@pytest.fixture(scope="session")
+def local_pg_server():
+    return embedded_pg.LocalServer()
+
+
+@pytest.fixture
+def pg_any_server(pg_major, local_pg_server, embedded_pg_servers):
+    """The server of `pg_major`: the local one of scripts/services.sh for its own major, else embedded.
+
+    Use with @pytest.mark.parametrize("pg_major", [15, 17]).
+    """
+    if pg_major == local_pg_server.major:
+        return local_pg_server
+    return embedded_pg_servers(pg_major)
 
 
 def make_user(username: str):

@@ -10,12 +10,13 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from psycopg import sql
 
+from dashboard import audit
 from dashboard.models import Membership, Project, Role, Team
 
 PAGILA_DIR = Path(settings.BASE_DIR).parent / "shared" / "fixtures" / "pagila"
 LOGINS_FILE = Path(settings.BASE_DIR) / "var" / "demo-logins.txt"
 DEMO_USERS = (("admin", Role.ADMIN), ("engineer", Role.ENGINEER), ("viewer", Role.VIEWER))
-DEMO_DATABASE = "pagila"
+DEMO_DATABASE = "pagila"  # overridable for tests through settings.DEMO_DATABASE_NAME
 
 
 @dataclass
@@ -57,18 +58,23 @@ def ensure_users(team: Team, password: str, reset_password: bool) -> None:
         Membership.objects.update_or_create(team=team, user=user, defaults={"role": role})
 
 
+def demo_database() -> str:
+    return getattr(settings, "DEMO_DATABASE_NAME", DEMO_DATABASE)
+
+
 def ensure_pagila() -> bool:
     """Create and load the pagila database unless it exists. Returns True if it was loaded now."""
+    name = demo_database()
     with psycopg.connect(**server_conninfo("postgres"), autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DEMO_DATABASE]).fetchone()
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
         if exists:
             return False
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DEMO_DATABASE)))
-    conninfo = server_conninfo(DEMO_DATABASE)
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    conninfo = server_conninfo(name)
     env = {"PGHOST": conninfo["host"], "PGPORT": str(conninfo["port"]), "PGUSER": conninfo["user"],
            "PGPASSWORD": conninfo["password"], "PATH": "/usr/bin:/bin:/usr/local/bin"}
     for part in ("schema.sql", "data.sql"):
-        subprocess.run(["psql", "-q", "-v", "ON_ERROR_STOP=1", "-d", DEMO_DATABASE, "-f", str(PAGILA_DIR / part)],
+        subprocess.run(["psql", "-q", "-v", "ON_ERROR_STOP=1", "-d", name, "-f", str(PAGILA_DIR / part)],
                        env=env, check=True, capture_output=True)
     with psycopg.connect(**conninfo, autocommit=True) as conn:
         conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
@@ -79,7 +85,8 @@ def ensure_pagila() -> bool:
 def ensure_project(team: Team) -> Project:
     project = Project.objects.filter(slug="pagila").first()
     if project is None:
-        project = Project.objects.create(team=team, name="pagila", slug="pagila", pooled_url=server_url(DEMO_DATABASE))
+        project = Project.objects.create(team=team, name="pagila", slug="pagila", pooled_url=server_url(demo_database()))
+        audit.record(None, "project.create", project=project, obj=project, via="load_demo")
     return project
 
 

@@ -35,8 +35,13 @@ def start_connection_check(project: Project, user) -> TaskRun:
     return taskruns.enqueue(check_project_connection, CHECK_KIND, project=project, user=user)
 
 
-def _changed_fields(form: ProjectForm) -> list[str]:
-    return sorted(form.changed_data)
+def _editable_values(project: Project) -> dict:
+    return {name: getattr(project, name) for name in ProjectForm.Meta.fields if name != "team"}
+
+
+def _changed_fields(before: dict, project: Project) -> list[str]:
+    """Names of fields whose stored value changed (a blank secret field keeps its value)."""
+    return sorted(name for name, value in before.items() if getattr(project, name) != value)
 
 
 @login_required
@@ -62,6 +67,7 @@ def project_new(request):
 @require_http_methods(["GET", "POST"])
 def project_edit(request, slug):
     project, _ = get_project_for_user(request, slug, Role.ADMIN)
+    before = _editable_values(project)
     form = ProjectForm(request.POST or None, instance=project, teams=None)
     if request.method == "POST" and form.is_valid():
         with transaction.atomic():
@@ -69,7 +75,7 @@ def project_edit(request, slug):
             project.slug = form.cleaned_data["slug"]
             project.save()
             # Field names only: secret values never reach the audit log.
-            audit.record(request.user, "project.update", project=project, obj=project, fields=_changed_fields(form))
+            audit.record(request.user, "project.update", project=project, obj=project, fields=_changed_fields(before, project))
             start_connection_check(project, request.user)
         messages.success(request, "Project updated; checking the connection again.")
         return redirect("project_detail", slug=project.slug)

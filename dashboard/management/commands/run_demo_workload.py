@@ -6,7 +6,7 @@ import time
 import psycopg
 from django.core.management.base import BaseCommand
 
-from dashboard.demo.setup import DEMO_DATABASE, server_conninfo
+from dashboard.demo.setup import demo_database, server_conninfo
 
 QUERIES = [
     ("SELECT title, rental_rate FROM film WHERE film_id = %s", lambda: [random.randint(1, 1000)]),
@@ -43,7 +43,7 @@ class Command(BaseCommand):
             time.sleep(interval)
 
     def run_batch(self):
-        conninfo = {**server_conninfo(DEMO_DATABASE), "application_name": "demo-workload", "connect_timeout": 5}
+        conninfo = {**server_conninfo(demo_database()), "application_name": "demo-workload", "connect_timeout": 5}
         with psycopg.connect(**conninfo, autocommit=True) as conn:
             for _ in range(20):
                 query, params = random.choice(QUERIES)

@@ -1,0 +1,74 @@
+"""Production refuses insecure defaults; operators can manage teams without a browser."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from dashboard.models import AuditEvent, Membership, Team
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def start_with(env: dict) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "manage.py", "check"], cwd=ROOT, capture_output=True, text=True,
+                          env={"PATH": "/usr/bin:/bin", "DJANGO_SETTINGS_MODULE": "config.settings", **env})
+
+
+def test_production_refuses_the_development_secret_key():
+    result = start_with({"DEBUG": "0"})
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set when DEBUG is off" in result.stderr
+
+
+def test_production_refuses_the_development_encryption_key():
+    result = start_with({"DEBUG": "0", "SECRET_KEY": "x" * 50})
+    assert result.returncode != 0
+    assert "FIELD_ENCRYPTION_KEYS must not contain the development key" in result.stderr
+
+
+def test_a_malformed_setting_stops_the_app_with_its_name():
+    result = start_with({"TARGET_CONNECT_TIMEOUT": "ten"})
+    assert "TARGET_CONNECT_TIMEOUT must be an integer, got 'ten'" in result.stderr
+
+
+def test_production_starts_with_real_keys():
+    from cryptography.fernet import Fernet
+
+    result = start_with({"DEBUG": "0", "SECRET_KEY": "x" * 50, "FIELD_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+                         "ALLOWED_HOSTS": "ops.example.com"})
+    assert result.returncode == 0, result.stderr
+
+
+def test_create_team_and_add_member(db):
+    call_command("create_team", "Data Platform")
+    team = Team.objects.get(slug="data-platform")
+    call_command("add_member", "data-platform", "alice", "--role", "engineer", "--password", "pw-for-alice-123")
+    membership = Membership.objects.get(team=team, user__username="alice")
+    assert membership.role == "engineer"
+    assert membership.user.check_password("pw-for-alice-123")
+    call_command("add_member", "data-platform", "alice", "--role", "admin")
+    membership.refresh_from_db()
+    assert membership.role == "admin"
+    assert list(AuditEvent.objects.order_by("created_at").values_list("action", flat=True)) == [
+        "team.create", "member.add", "member.change_role"]
+
+
+def test_add_member_to_unknown_team_fails_clearly(db):
+    with pytest.raises(CommandError, match="No team with slug 'nope'"):
+        call_command("add_member", "nope", "bob")
+
+
+def test_key_rotation_reencrypts_with_the_new_key(project, settings):
+    from cryptography.fernet import Fernet
+
+    from dashboard.models import Project
+
+    old_key = settings.FIELD_ENCRYPTION_KEYS[0]
+    new_key = Fernet.generate_key().decode()
+    settings.FIELD_ENCRYPTION_KEYS = [new_key, old_key]
+    call_command("rotate_encryption_keys")
+    settings.FIELD_ENCRYPTION_KEYS = [new_key]
+    assert Project.objects.get(pk=project.pk).pooled_url == project.pooled_url
