@@ -56,7 +56,7 @@ def state_for(project: Project) -> CollectorState:
 
 def claim_due(project_id: int, now: datetime) -> bool:
     """Take the project's collection slot with a conditional UPDATE, so a redelivered task does not run twice."""
-    CollectorState.objects.get_or_create(project_id=project_id)
+    CollectorState.objects.get_or_create(project_id=project_id, defaults={"next_due_at": now})
     lease = now + timedelta(seconds=settings.QUERIES_COLLECT_LEASE_SECONDS)
     return CollectorState.objects.filter(project_id=project_id, next_due_at__lte=now).update(next_due_at=lease) == 1
 
