@@ -42,7 +42,7 @@ class StatementsUnavailable(Exception):
         self.message = message
 
 
-@dataclass
+@dataclass(slots=True)
 class StatementCounters:
     queryid: int
     userid: int
@@ -56,12 +56,13 @@ class StatementCounters:
     stats_since: datetime | None = None
 
     @property
-    def key(self) -> str:
+    def key(self) -> tuple[int, int, bool]:
         """Identity of one pg_stat_statements entry inside one database."""
-        return f"{self.userid}:{self.queryid}:{'t' if self.toplevel else 'f'}"
+        return (self.userid, self.queryid, self.toplevel)
 
     def counters(self) -> tuple:
-        return tuple(getattr(self, name) for name in COUNTERS)
+        return (self.calls, self.total_exec_ms, self.total_plan_ms, self.rows, self.shared_blks_hit,
+                self.shared_blks_read)
 
 
 @dataclass

@@ -45,7 +45,6 @@ class Statement(models.Model):
     datname = models.CharField(max_length=128, blank=True, default="")
     toplevel = models.BooleanField(default=True)
     first_seen_at = models.DateTimeField(default=timezone.now)
-    last_seen_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         constraints = [
@@ -56,8 +55,8 @@ class Statement(models.Model):
         indexes = [models.Index(fields=["project", "queryid"])]
 
     @property
-    def key(self) -> str:
-        return f"{self.userid}:{self.queryid}:{'t' if self.toplevel else 'f'}"
+    def key(self) -> tuple[int, int, bool]:
+        return (self.userid, self.queryid, self.toplevel)
 
 
 class StatsSample(models.Model):
@@ -110,9 +109,10 @@ class CollectorState(models.Model):
     resets_detected = models.PositiveIntegerField(default=0)
     last_reset_reason = models.CharField(max_length=200, blank=True, default="")
     server_version_num = models.IntegerField(null=True, blank=True)
-    # Cumulative counters and reset markers of the last snapshot: {"stats_reset", "postmaster_start",
-    # "target_now", "dbid", "totals": {entry key: [statement id, counters...]}}.
+    # Reset markers of the last snapshot: {"stats_reset", "postmaster_start", "target_now", "dbid"}.
     baseline = models.JSONField(default=dict, blank=True)
+    # Cumulative counters of every entry at the last snapshot, packed (dashboard.queries.deltas.pack_totals).
+    totals = models.BinaryField(default=b"", blank=True)
 
     def __str__(self) -> str:
         return f"collector of {self.project_id}: {self.status}"

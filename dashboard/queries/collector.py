@@ -27,7 +27,7 @@ from dashboard.introspection.statements import (
 from dashboard.models import Project
 from dashboard.models.queries import CollectorState, CollectorStatus, QueryText, Statement, StatsSample
 from dashboard.neon.state import compute_is_idle
-from dashboard.queries.deltas import DeltaResult, compute_deltas, next_baseline
+from dashboard.queries.deltas import DeltaResult, compute_deltas, next_baseline, pack_totals, unpack_totals
 from dashboard.targets.connect import TargetError, connect, explain_query_error, read_only
 from dashboard.targets.urls import InvalidURL
 
@@ -74,8 +74,9 @@ def collect_project(project: Project, *, now: datetime | None = None) -> Collect
         cfg = target_settings(url)
         with connect(url, cfg).conn as conn, read_only(conn, cfg) as cur:
             snap = read_snapshot(cur)
-            result = compute_deltas(state.baseline, snap)
-            statement_ids = _statement_ids(project, state, snap, result, cur, now)
+            previous_totals = unpack_totals(state.totals)
+            result = compute_deltas(state.baseline, previous_totals, snap)
+            statement_ids, own_ids = _statement_ids(project, state, previous_totals, snap, result, cur, now)
     except StatementsUnavailable as exc:
         return _finish(state, CollectorStatus.UNAVAILABLE, exc.message, now + interval())
     except (TargetError, InvalidURL) as exc:
@@ -84,7 +85,7 @@ def collect_project(project: Project, *, now: datetime | None = None) -> Collect
         return _finish(state, CollectorStatus.ERROR, explain_query_error(exc).message, now + interval())
     with transaction.atomic():
         _store_samples(project, state, result, statement_ids, now)
-        _record_snapshot(state, snap, result, statement_ids, now)
+        _record_snapshot(state, snap, result, statement_ids, own_ids, now)
     return state
 
 
@@ -94,23 +95,28 @@ def _finish(state: CollectorState, status: str, message: str, next_due: datetime
     return state
 
 
-def _statement_ids(project, state, snap: StatementsSnapshot, result: DeltaResult, cur, now) -> dict[str, int]:
-    """Statement ids of all entries the baseline knows plus every moved entry (created when new)."""
-    known = {key: row[0] for key, row in state.baseline.get("totals", {}).items() if row[0] is not None}
+def _statement_ids(project, state, previous_totals, snap: StatementsSnapshot, result: DeltaResult, cur, now):
+    """Statement ids of all entries the baseline knows plus every moved entry (created when new),
+    and which of the moved ones are the dashboard's own statements."""
+    known = {key: row[0] for key, row in previous_totals.items() if row[0]}
     if state.baseline.get("dbid") != snap.dbid:
         known = {}
     moved_ids = {known[d.entry.key] for d in result.moved if d.entry.key in known}
-    # Statements removed by retention cleanup since: forget them, they are re-created below.
-    alive = set(Statement.objects.filter(id__in=moved_ids).values_list("id", flat=True))
+    # One query: which moved statements still exist (retention cleanup may have removed some; they are
+    # re-created below) and which are our own.
+    alive = dict(Statement.objects.filter(id__in=moved_ids).values_list("id", "query__is_own"))
+    own = {pk for pk, is_own in alive.items() if is_own}
     for key in [k for k, v in known.items() if v in moved_ids and v not in alive]:
         del known[key]
     missing = [d.entry for d in result.moved if d.entry.key not in known]
     if missing:
-        known.update(_create_statements(project, snap, missing, cur, now))
-    return known
+        created, created_own = _create_statements(project, snap, missing, cur, now)
+        known.update(created)
+        own |= created_own
+    return known, own
 
 
-def _create_statements(project, snap: StatementsSnapshot, entries, cur, now) -> dict[str, int]:
+def _create_statements(project, snap: StatementsSnapshot, entries, cur, now) -> tuple[dict, set]:
     queryids = sorted({e.queryid for e in entries})
     stored = set(QueryText.objects.filter(project=project, queryid__in=queryids).values_list("queryid", flat=True))
     new_texts = read_texts(cur, snap.dbid, [q for q in queryids if q not in stored])
@@ -127,16 +133,16 @@ def _create_statements(project, snap: StatementsSnapshot, entries, cur, now) -> 
         [
             Statement(project=project, query_id=text_ids[e.queryid], queryid=e.queryid, userid=e.userid,
                       role_name=snap.roles.get(e.userid, str(e.userid)), dbid=snap.dbid, datname=snap.datname,
-                      toplevel=e.toplevel, first_seen_at=now, last_seen_at=now)
+                      toplevel=e.toplevel, first_seen_at=now)
             for e in entries
             if e.queryid in text_ids
         ],
         ignore_conflicts=True,
     )
     rows = Statement.objects.filter(project=project, dbid=snap.dbid, queryid__in=queryids).values_list(
-        "userid", "queryid", "toplevel", "id"
+        "userid", "queryid", "toplevel", "id", "query__is_own"
     )
-    return {f"{u}:{q}:{'t' if t else 'f'}": pk for u, q, t, pk in rows}
+    return {(u, q, t): pk for u, q, t, pk, _ in rows}, {pk for *_, pk, is_own in rows if is_own}
 
 
 def _fingerprint(text: str) -> str:
@@ -146,7 +152,7 @@ def _fingerprint(text: str) -> str:
         return ""
 
 
-def _store_samples(project, state, result: DeltaResult, statement_ids: dict[str, int], now) -> None:
+def _store_samples(project, state, result: DeltaResult, statement_ids: dict, now) -> None:
     """COPY the moved entries' deltas: one round trip however many statements moved."""
     start = state.last_snapshot_at or now
     rows = [
@@ -161,18 +167,16 @@ def _store_samples(project, state, result: DeltaResult, statement_ids: dict[str,
         with cursor.cursor.copy(f"COPY {table} ({', '.join(SAMPLE_COLUMNS)}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(row)
-    Statement.objects.filter(id__in=[r[1] for r in rows]).update(last_seen_at=now)
 
 
-def _others_moved(project, result: DeltaResult) -> int:
+def _others_moved(result: DeltaResult, statement_ids: dict, own_ids: set) -> int:
     """How many moved entries are not the dashboard's own statements."""
-    queryids = {d.entry.queryid for d in result.moved}
-    own = set(QueryText.objects.filter(project=project, queryid__in=queryids, is_own=True).values_list("queryid", flat=True))
-    return sum(1 for d in result.moved if d.entry.queryid not in own)
+    return sum(1 for d in result.moved if statement_ids.get(d.entry.key) not in own_ids)
 
 
-def _record_snapshot(state, snap, result: DeltaResult, statement_ids, now) -> None:
-    state.baseline = next_baseline(snap, statement_ids)
+def _record_snapshot(state, snap, result: DeltaResult, statement_ids, own_ids, now) -> None:
+    state.baseline = next_baseline(snap)
+    state.totals = pack_totals(snap, statement_ids)
     state.server_version_num = snap.server_version_num
     state.last_snapshot_at = now
     notes = []
@@ -189,7 +193,7 @@ def _record_snapshot(state, snap, result: DeltaResult, statement_ids, now) -> No
         _finish(state, CollectorStatus.BASELINE, "First snapshot: baseline taken, deltas start with the next one.",
                 now + interval())
         return
-    others = _others_moved(state.project, result)
+    others = _others_moved(result, statement_ids, own_ids)
     if others:
         state.quiet_streak = 0
         notes.insert(0, f"{others} statement(s) moved.")
@@ -213,6 +217,6 @@ def cleanup(now: datetime | None = None) -> dict:
     now = now or timezone.now()
     cutoff = now - timedelta(days=settings.QUERIES_RETENTION_DAYS)
     samples, _ = StatsSample.objects.filter(taken_at__lt=cutoff).delete()
-    statements, _ = Statement.objects.filter(last_seen_at__lt=cutoff, samples__isnull=True).delete()
+    statements, _ = Statement.objects.filter(first_seen_at__lt=cutoff, samples__isnull=True).delete()
     texts, _ = QueryText.objects.filter(first_seen_at__lt=cutoff, statements__isnull=True).delete()
     return {"samples": samples, "statements": statements, "texts": texts}

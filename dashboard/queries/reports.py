@@ -8,8 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import pglast
-from django.db.models import F, FloatField, Sum
-from django.db.models.functions import Cast, NullIf
+from django.db import connection
 
 from dashboard.models.queries import QueryText, Statement, StatsSample
 
@@ -57,36 +56,102 @@ def samples_in(project, window: Window, filters: Filters | None = None):
     return qs
 
 
-def top_statements(project, window: Window, filters: Filters, sort: str):
-    """One row per query id: summed deltas, mean time, ordered by the chosen measure (a queryset)."""
+SAMPLE_TABLE = StatsSample._meta.db_table
+STATEMENT_TABLE = Statement._meta.db_table
+TEXT_TABLE = QueryText._meta.db_table
+
+# One pass over the window's samples: aggregate per entry, join the (few thousand) entries to their
+# texts, then per query id; the window total and the number of matching rows come from window
+# functions, so a page needs no separate count or total query. Table names are our own models';
+# the ORDER BY column comes from the SORTS whitelist; everything else is a bound parameter.
+TOP_SQL = """
+WITH per_entry AS (
+  SELECT statement_id, sum(calls) AS calls, sum(total_exec_ms) AS total_ms, sum(rows) AS rows,
+         sum(shared_blks_read) AS blks_read, sum(shared_blks_hit) AS blks_hit
+  FROM {samples}
+  WHERE project_id = %(project)s AND taken_at > %(start)s AND taken_at <= %(end)s
+  GROUP BY statement_id
+), visible AS (
+  SELECT st.query_id, st.queryid, st.role_name, st.datname, q.text, e.calls, e.total_ms, e.rows, e.blks_read,
+         e.blks_hit, sum(e.total_ms) OVER () AS window_total_ms
+  FROM per_entry e JOIN {statements} st ON st.id = e.statement_id JOIN {texts} q ON q.id = st.query_id
+  WHERE NOT q.is_own
+), per_query AS (
+  SELECT query_id, queryid, min(text) AS text, sum(calls) AS calls, sum(total_ms) AS total_ms, sum(rows) AS rows,
+         sum(blks_read) AS blks_read, sum(blks_hit) AS blks_hit, max(window_total_ms) AS window_total_ms
+  FROM visible
+  WHERE (%(role)s = '' OR role_name = %(role)s) AND (%(database)s = '' OR datname = %(database)s)
+    AND (%(pattern)s = '' OR text ILIKE %(pattern)s)
+  GROUP BY query_id, queryid
+)
+SELECT queryid, left(text, 1000), calls, total_ms, total_ms / NULLIF(calls, 0)::float8 AS mean_ms, rows, blks_read,
+       blks_hit, window_total_ms, count(*) OVER () AS matching
+FROM per_query
+ORDER BY {order} DESC NULLS LAST, queryid
+LIMIT %(limit)s OFFSET %(offset)s
+"""
+TOP_COLUMNS = ("queryid", "text", "calls", "total_ms", "mean_ms", "rows", "blks_read", "blks_hit",
+               "window_total_ms", "matching")
+
+
+def like_pattern(text: str) -> str:
+    if not text:
+        return ""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+@dataclass
+class TopPage:
+    """One page of top statements, with what templates/_pagination.html needs."""
+
+    rows: list[dict]
+    number: int
+    per_page: int
+    total_rows: int
+
+    @property
+    def num_pages(self) -> int:
+        return max((self.total_rows + self.per_page - 1) // self.per_page, 1)
+
+    @property
+    def paginator(self):
+        return self
+
+    def has_previous(self) -> bool:
+        return self.number > 1
+
+    def has_next(self) -> bool:
+        return self.number < self.num_pages
+
+    def has_other_pages(self) -> bool:
+        return self.num_pages > 1
+
+    def previous_page_number(self) -> int:
+        return self.number - 1
+
+    def next_page_number(self) -> int:
+        return self.number + 1
+
+
+def top_statements(project, window: Window, filters: Filters, sort: str, page: int = 1, per_page: int = 50) -> TopPage:
+    """One page of query ids ordered by the chosen measure, with share of the window's total time."""
     order, _ = SORTS.get(sort, SORTS["total"])
-    return (
-        samples_in(project, window, filters)
-        .values("statement__query_id", "statement__queryid")
-        .annotate(
-            calls=Sum("calls"),
-            total_ms=Sum("total_exec_ms"),
-            rows=Sum("rows"),
-            blks_read=Sum("shared_blks_read"),
-            blks_hit=Sum("shared_blks_hit"),
-        )
-        .annotate(mean_ms=F("total_ms") / Cast(NullIf(F("calls"), 0), FloatField()))
-        .order_by(F(order).desc(nulls_last=True), "statement__queryid")
-    )
-
-
-def window_total_ms(project, window: Window) -> float:
-    return samples_in(project, window).aggregate(total=Sum("total_exec_ms"))["total"] or 0.0
-
-
-def attach_texts(rows: list[dict], total_ms: float) -> list[dict]:
-    """Add the short text and share of total time to one page of rows (one query for all texts)."""
-    texts = dict(QueryText.objects.filter(id__in=[r["statement__query_id"] for r in rows]).values_list("id", "text"))
+    query = TOP_SQL.format(samples=SAMPLE_TABLE, statements=STATEMENT_TABLE, texts=TEXT_TABLE, order=order)
+    params = {
+        "project": project.pk, "start": window.start, "end": window.end, "role": filters.role,
+        "database": filters.database, "pattern": like_pattern(filters.text), "limit": per_page,
+        "offset": (max(page, 1) - 1) * per_page,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(query, params)
+        rows = [dict(zip(TOP_COLUMNS, row, strict=True)) for row in cursor.fetchall()]
+    if not rows and page > 1:  # past the last page (the data moved on): show the first
+        return top_statements(project, window, filters, sort, 1, per_page)
     for row in rows:
-        row["queryid"] = row["statement__queryid"]
-        row["text"] = one_line(texts.get(row["statement__query_id"], ""))
-        row["share"] = (row["total_ms"] / total_ms * 100) if total_ms else 0.0
-    return rows
+        row["text"] = one_line(row["text"])
+        row["share"] = (row["total_ms"] / row["window_total_ms"] * 100) if row["window_total_ms"] else 0.0
+    return TopPage(rows=rows, number=max(page, 1), per_page=per_page, total_rows=rows[0]["matching"] if rows else 0)
 
 
 def one_line(text: str, limit: int = 240) -> str:

@@ -5,7 +5,6 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import path
@@ -62,6 +61,13 @@ def _filters(params) -> reports.Filters:
     )
 
 
+def _page_number(value) -> int:
+    try:
+        return min(max(int(value), 1), 10_000)
+    except (TypeError, ValueError):
+        return 1
+
+
 def _query_prefix(params) -> str:
     keep = {k: params.get(k) for k in ("window", "from", "to", "sort", "role", "database", "q") if params.get(k)}
     return urlencode(keep)
@@ -74,12 +80,11 @@ def queries_list(request, slug):
     window, window_error = parse_window(request.GET, timezone.now())
     filters = _filters(request.GET)
     sort = request.GET.get("sort", "total") if request.GET.get("sort") in reports.SORTS else "total"
-    page = Paginator(reports.top_statements(project, window, filters, sort), 50).get_page(request.GET.get("page"))
-    rows = reports.attach_texts(list(page.object_list), reports.window_total_ms(project, window))
+    page = reports.top_statements(project, window, filters, sort, _page_number(request.GET.get("page")))
     context = {
         "project": project,
         "membership": membership,
-        "collector": CollectorState.objects.filter(project=project).first(),
+        "collector": CollectorState.objects.filter(project=project).defer("baseline", "totals").first(),
         "window": window,
         "window_error": window_error,
         "windows": reports.WINDOW_LABELS,
@@ -88,7 +93,7 @@ def queries_list(request, slug):
         "sort_label": reports.SORTS[sort][1],
         "sorts": {key: label for key, (_, label) in reports.SORTS.items()},
         "page": page,
-        "rows": rows,
+        "rows": page.rows,
         "query_prefix": _query_prefix(request.GET),
         **reports.filter_choices(project),
     }
@@ -108,7 +113,7 @@ def _query_text(project, queryid: str) -> QueryText:
 
 
 def _server_version(project) -> int | None:
-    state = CollectorState.objects.filter(project=project).first()
+    state = CollectorState.objects.filter(project=project).defer("baseline", "totals").first()
     if state and state.server_version_num:
         return state.server_version_num
     return (project.check_result or {}).get("server_version_num")
