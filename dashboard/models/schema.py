@@ -1,5 +1,88 @@
-"""Models of the schema area."""
+"""Models of the schema area: versioned schema snapshots and their relation index.
 
-from django.db import models  # noqa: F401
+A snapshot keeps the whole catalog of one branch at one time. The relations are
+stored one row each (SchemaRelation) with the columns the overview page filters,
+sorts and pages on, and the full detail as JSON, so the overview with thousands of
+tables is a plain SQL page query and a table page reads a single row.
+"""
 
-__all__: list[str] = []
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+__all__ = ["SchemaSnapshot", "SchemaRelation", "SnapshotSource"]
+
+
+class SnapshotSource(models.TextChoices):
+    MANUAL = "manual", "Refresh by a person"
+    PERIODIC = "periodic", "Periodic capture"
+    CHANGE = "change", "After a change applied by the dashboard"
+    BRANCH = "branch", "Branch comparison"
+
+
+class SchemaSnapshot(models.Model):
+    project = models.ForeignKey("dashboard.Project", on_delete=models.CASCADE, related_name="schema_snapshots")
+    # "" is the project's own connection (its default branch); a Neon branch id otherwise.
+    branch_id = models.CharField(max_length=64, blank=True, default="")
+    branch_name = models.CharField(max_length=200, blank=True, default="")
+    # Schema version within the project: it goes up only when the structure changed.
+    version = models.PositiveIntegerField()
+    taken_at = models.DateTimeField(default=timezone.now)
+    first_taken_at = models.DateTimeField(default=timezone.now)
+    source = models.CharField(max_length=16, choices=SnapshotSource.choices, default=SnapshotSource.MANUAL)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    server_version = models.CharField(max_length=200, blank=True, default="")
+    structure_hash = models.CharField(max_length=64)
+    capture_ms = models.PositiveIntegerField(default=0)
+    # Everything except relations (schemas, sequences, types, functions, extensions).
+    data = models.JSONField(default=dict)
+    # Advisor findings computed when the snapshot was taken.
+    findings = models.JSONField(default=list)
+    counts = models.JSONField(default=dict)
+
+    class Meta:
+        ordering = ["-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "version"], name="schema_snapshot_version_unique"),
+        ]
+        indexes = [models.Index(fields=["project", "branch_id", "-version"], name="schema_snapshot_latest")]
+
+    def __str__(self) -> str:
+        return f"schema v{self.version} of {self.project_id}"
+
+    @property
+    def label(self) -> str:
+        where = f" ({self.branch_name or self.branch_id})" if self.branch_id else ""
+        return f"v{self.version}{where} · {self.taken_at:%Y-%m-%d %H:%M} UTC"
+
+
+class SchemaRelation(models.Model):
+    """One relation of a snapshot: index columns for the overview, full detail as JSON."""
+
+    snapshot = models.ForeignKey(SchemaSnapshot, on_delete=models.CASCADE, related_name="relations")
+    schema = models.TextField()
+    name = models.TextField()
+    kind = models.CharField(max_length=1)
+    is_partition = models.BooleanField(default=False)
+    parent_schema = models.TextField(null=True, blank=True)
+    parent_name = models.TextField(null=True, blank=True)
+    row_estimate = models.BigIntegerField(null=True)
+    total_bytes = models.BigIntegerField(default=0)
+    column_count = models.PositiveIntegerField(default=0)
+    index_count = models.PositiveIntegerField(default=0)
+    constraint_count = models.PositiveIntegerField(default=0)
+    fk_count = models.PositiveIntegerField(default=0)
+    incoming_fk_count = models.PositiveIntegerField(default=0)
+    # The Relation dataclass as a dict, plus "findings": the advisor findings about this relation.
+    detail = models.JSONField(default=dict)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["snapshot", "schema", "name"], name="schema_relation_unique"),
+        ]
+        indexes = [
+            models.Index(fields=["snapshot", "parent_schema", "parent_name"], name="schema_relation_partitions"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.schema}.{self.name}"

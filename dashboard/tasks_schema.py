@@ -1,0 +1,121 @@
+"""Celery tasks of the schema area: capture a snapshot (on demand, after changes, periodically)."""
+
+from datetime import timedelta
+
+from celery import shared_task
+from django.conf import settings
+from django.db.models import Q
+from django.utils import timezone
+
+from dashboard import audit, taskruns
+from dashboard.models import Project, SchemaSnapshot, TaskRun
+from dashboard.models.core import Outcome, TaskStatus
+from dashboard.models.schema import SnapshotSource
+from dashboard.neon.state import compute_is_idle
+from dashboard.schema_snapshots import capture_snapshot
+from dashboard.targets.connect import TargetError
+from dashboard.targets.urls import InvalidURL
+
+SNAPSHOT_KIND = "schema_snapshot"
+
+
+def active_capture(project: Project) -> TaskRun | None:
+    return (
+        TaskRun.objects.filter(project=project, kind=SNAPSHOT_KIND, status__in=[TaskStatus.QUEUED, TaskStatus.RUNNING])
+        .order_by("-created_at")
+        .first()
+    )
+
+
+def request_snapshot(project: Project, *, user=None, source: str = SnapshotSource.MANUAL) -> TaskRun:
+    """Queue a capture unless one is already queued or running; other areas call this after applying a change."""
+    return active_capture(project) or taskruns.enqueue(
+        capture_schema_snapshot, SNAPSHOT_KIND, project=project, user=user, params={"source": source}
+    )
+
+
+def run_capture(run: TaskRun) -> None:
+    project = run.project
+    source = run.params.get("source", SnapshotSource.MANUAL)
+    taskruns.heartbeat(run, "Reading the catalog")
+    try:
+        snapshot = capture_snapshot(project, source=source, user=run.created_by)
+    except (TargetError, InvalidURL) as exc:
+        message = getattr(exc, "message", str(exc))
+        if getattr(exc, "code", "") == "busy":
+            message = "Catalog busy: another session holds a lock on a table; try again."
+        taskruns.fail(run, message)
+        audit.record(run.created_by, "schema.snapshot", project=project, outcome=Outcome.FAILURE, error=message,
+                     source=source)  # fmt: skip
+        return
+    result = {"snapshot_id": snapshot.pk, "version": snapshot.version, "relations": snapshot.counts.get("relations")}
+    taskruns.succeed(run, result, progress=f"Snapshot v{snapshot.version} taken")
+    audit.record(run.created_by, "schema.snapshot", project=project, obj=snapshot, source=source,
+                 version=snapshot.version)  # fmt: skip
+
+
+@shared_task(soft_time_limit=120, time_limit=180)
+def capture_schema_snapshot(run_id: str) -> None:
+    run = taskruns.claim(run_id)
+    if run is not None:
+        run_capture(run)
+
+
+def projects_due_for_snapshot(now=None) -> list[Project]:
+    """Projects whose latest default-branch snapshot is older than the interval (or missing)."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(seconds=settings.SCHEMA_SNAPSHOT_INTERVAL_SECONDS)
+    fresh = SchemaSnapshot.objects.filter(branch_id="", taken_at__gte=cutoff).values("project_id")
+    return list(Project.objects.exclude(Q(pk__in=fresh)).order_by("pk"))
+
+
+def schedule_periodic_snapshots() -> int:
+    """Queue captures for due projects whose compute is active; never wake an idle Neon compute."""
+    queued = 0
+    for project in projects_due_for_snapshot():
+        if compute_is_idle(project) or active_capture(project) is not None:
+            continue
+        request_snapshot(project, source=SnapshotSource.PERIODIC)
+        queued += 1
+    return queued
+
+
+@shared_task(soft_time_limit=60, time_limit=90)
+def periodic_schema_snapshots() -> int:
+    return schedule_periodic_snapshots()
+
+
+BRANCH_COMPARE_KIND = "schema_branch_compare"
+
+
+def _find_branch(project: Project, key: str):
+    from dashboard.neon.state import branches_for
+    from dashboard.schema_snapshots import branch_key
+
+    return next((b for b in branches_for(project) if branch_key(b)[0] == key), None)
+
+
+def run_branch_compare(run: TaskRun) -> None:
+    """Snapshot both branches (same introspection as any snapshot), then point the diff page at them."""
+    project = run.project
+    versions = []
+    for role in ("base", "head"):
+        branch = _find_branch(project, run.params.get(role, ""))
+        if branch is None:
+            taskruns.fail(run, f"The {role} branch is no longer known for this project.")
+            return
+        taskruns.heartbeat(run, f"Reading the schema of branch {run.params[role]}")
+        try:
+            snapshot = capture_snapshot(project, branch=branch, source=SnapshotSource.BRANCH, user=run.created_by)
+        except (TargetError, InvalidURL) as exc:
+            taskruns.fail(run, getattr(exc, "message", str(exc)))
+            return
+        versions.append(snapshot.version)
+    taskruns.succeed(run, {"from": versions[0], "to": versions[1]}, progress="Both branches read")
+
+
+@shared_task(soft_time_limit=240, time_limit=300)
+def compare_branch_schemas(run_id: str) -> None:
+    run = taskruns.claim(run_id)
+    if run is not None:
+        run_branch_compare(run)
