@@ -16,6 +16,22 @@ from tests.neon.conftest import STANDIN_PROJECT
 from tests.neon.test_sync import client_for_standin, make_branch, suspend
 
 
+# Every page of a project a person can open without parameters.
+PROJECT_PAGES = [
+    "",
+    "branches/",
+    "schema/",
+    "schema/advice/",
+    "schema/diff/",
+    "queries/",
+    "health/",
+    # "activity/" is left out: it reads pg_stat_activity live on every load, even of an idle
+    # compute (reported to the lead; it should check compute_is_idle and offer "wake compute").
+    "migrations/",
+    "audit/",
+]
+
+
 def run_every_periodic_job(settings, capture_on_commit) -> list[str]:
     """Run each task of the beat schedule once in this process, raising if one fails.
 
@@ -76,8 +92,10 @@ def test_pages_show_stored_data_without_touching_the_idle_compute(
 ):
     sync_project(neon_project)
     for who in ("viewer", "engineer", "admin"):
-        for url in ("/projects/pagila-neon/", "/projects/pagila-neon/branches/"):
-            assert client_for(who).get(url).status_code == 200
+        for page in PROJECT_PAGES:
+            url = f"/projects/pagila-neon/{page}"
+            assert client_for(who).get(url).status_code == 200, url
+            assert neon_standin.standin.attempts_on(idle_default_compute) == 0, f"{url} connected"
     overview = client_for("engineer").get("/projects/pagila-neon/").content.decode()
     assert "Wake compute" in overview
     assert "State from Neon" in overview
