@@ -15,7 +15,6 @@ from tests.conftest import wait_until
 from tests.neon.conftest import STANDIN_PROJECT
 from tests.neon.test_sync import client_for_standin, make_branch, suspend
 
-
 # Every page of a project a person can open without parameters.
 PROJECT_PAGES = [
     "",
