@@ -23,12 +23,11 @@ from django_htmx.http import HttpResponseStopPolling
 from dashboard import audit, taskruns
 from dashboard.access import get_project_for_user
 from dashboard.advisor.rules import RULES, SEVERITIES
-from dashboard.introspection.diff import diff_catalogs
 from dashboard.introspection.model import FK_ACTIONS, RELATION_KINDS, Catalog, relation_from_dict
 from dashboard.models import Role, SchemaRelation, SchemaSnapshot, TaskRun
 from dashboard.models.core import Outcome
 from dashboard.neon.state import branches_for
-from dashboard.schema_snapshots import branch_key, latest_snapshot, load_catalog
+from dashboard.schema_snapshots import branch_key, diff_snapshots, latest_snapshot
 from dashboard.tasks_schema import (
     BRANCH_COMPARE_KIND,
     SNAPSHOT_KIND,
@@ -380,7 +379,7 @@ def schema_diff(request, slug):
 
 
 def _diff_with_links(project, old, new):
-    diff = diff_catalogs(load_catalog(old), load_catalog(new))
+    diff = diff_snapshots(old, new)
     for obj in diff.objects:
         obj.url = table_url(project.slug, obj.schema, obj.name) if obj.status != "removed" and obj.kind in (
             "table", "partitioned table", "view", "materialized view", "foreign table"
