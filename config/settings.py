@@ -175,6 +175,17 @@ LOGGING = {
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
 
+# --- neon ---
+# Stored compute state older than this is re-read from the Neon API before a job connects.
+NEON_STATE_MAX_AGE_SECONDS = env_int("NEON_STATE_MAX_AGE_SECONDS", 30, minimum=0)
+NEON_STATE_CHECK_TIMEOUT = env_float("NEON_STATE_CHECK_TIMEOUT", 3.0)
+NEON_SYNC_INTERVAL_SECONDS = env_int("NEON_SYNC_INTERVAL_SECONDS", 60, minimum=10)
+# How long a branch or compute action waits for Neon's operations to finish.
+NEON_OPERATION_TIMEOUT = env_float("NEON_OPERATION_TIMEOUT", 120.0)
+CELERY_BEAT_SCHEDULE["neon-sync-branches"] = {
+    "task": "dashboard.neon.tasks.sync_all_neon_projects",
+    "schedule": float(NEON_SYNC_INTERVAL_SECONDS),
+}
 # --- schema ---
 # Periodic schema snapshots while the compute is active (skipped for idle Neon computes).
 SCHEMA_SNAPSHOT_INTERVAL_SECONDS = env_int("SCHEMA_SNAPSHOT_INTERVAL_SECONDS", 3600, minimum=60)
@@ -186,3 +197,30 @@ CELERY_BEAT_SCHEDULE["schema-periodic-snapshots"] = {
 # Capturing reads the whole catalog in the background: it may take longer than a page's query,
 # but keeps the normal lock timeout so a held lock still gives "catalog busy" quickly.
 SCHEMA_CAPTURE_STATEMENT_TIMEOUT_MS = env_int("SCHEMA_CAPTURE_STATEMENT_TIMEOUT_MS", 60000, minimum=1000)
+# --- queries ---
+# Statement history (pg_stat_statements snapshots), live activity and health checks.
+QUERIES_COLLECT_INTERVAL_SECONDS = env_int("QUERIES_COLLECT_INTERVAL_SECONDS", 300, minimum=10)
+# Longest interval while nothing but the dashboard's own statements run (lets Neon computes suspend).
+QUERIES_BACKOFF_MAX_SECONDS = env_int("QUERIES_BACKOFF_MAX_SECONDS", 3600, minimum=10)
+# How long a claimed collection may run before another worker may take the project again.
+QUERIES_COLLECT_LEASE_SECONDS = env_int("QUERIES_COLLECT_LEASE_SECONDS", 120, minimum=10)
+QUERIES_RETENTION_DAYS = env_int("QUERIES_RETENTION_DAYS", 14, minimum=1)
+QUERIES_EXPLAIN_ANALYZE_TIMEOUT_MS = env_int("QUERIES_EXPLAIN_ANALYZE_TIMEOUT_MS", 10000, minimum=100)
+# Health thresholds: (warning, critical). Ratios are fractions; times are seconds.
+HEALTH_THRESHOLDS = {
+    "connections_ratio": (env_float("HEALTH_CONNECTIONS_WARN", 0.75), env_float("HEALTH_CONNECTIONS_CRIT", 0.9)),
+    "long_running_seconds": env_int("HEALTH_LONG_RUNNING_SECONDS", 60, minimum=1),
+    "long_running_count": (env_int("HEALTH_LONG_RUNNING_WARN", 1), env_int("HEALTH_LONG_RUNNING_CRIT", 5)),
+    "idle_in_transaction_seconds": env_int("HEALTH_IDLE_TX_SECONDS", 60, minimum=0),
+    "idle_in_transaction_count": (env_int("HEALTH_IDLE_TX_WARN", 1), env_int("HEALTH_IDLE_TX_CRIT", 5)),
+    "cache_hit_ratio": (env_float("HEALTH_CACHE_HIT_WARN", 0.99), env_float("HEALTH_CACHE_HIT_CRIT", 0.95)),
+    "wraparound_ratio": (env_float("HEALTH_WRAPAROUND_WARN", 0.5), env_float("HEALTH_WRAPAROUND_CRIT", 0.75)),
+    "sequence_ratio": (env_float("HEALTH_SEQUENCE_WARN", 0.75), env_float("HEALTH_SEQUENCE_CRIT", 0.9)),
+    "invalid_indexes": (1, 1),
+    "inactive_slots": (1, 1),
+    "slow_mean_ms": env_float("HEALTH_SLOW_MEAN_MS", 20.0),
+    "slow_min_calls": env_int("HEALTH_SLOW_MIN_CALLS", 100, minimum=1),
+    "slow_count": (env_int("HEALTH_SLOW_WARN", 1), env_int("HEALTH_SLOW_CRIT", 5)),
+}
+CELERY_BEAT_SCHEDULE["queries-collect-due"] = {"task": "dashboard.queries.tasks.collect_due_statements", "schedule": 60.0}
+CELERY_BEAT_SCHEDULE["queries-cleanup"] = {"task": "dashboard.queries.tasks.cleanup_statement_history", "schedule": 3600.0}

@@ -27,9 +27,13 @@ def target_settings(url: str, **overrides) -> TargetSettings:
 
 def read_url(project, branch=None) -> str:
     """URL for short dashboard reads: the pooled connection of `branch` (default branch if None)."""
-    return project.pooled_url
+    from dashboard.neon.urls import branch_url
+
+    return branch_url(project, branch, pooled=True)
 
 
 def direct_url(project, branch=None) -> str:
     """URL for session-scoped work (migrations, pg_dump, advisory locks) on `branch`."""
-    return project.effective_direct_url
+    from dashboard.neon.urls import branch_url
+
+    return branch_url(project, branch, pooled=False)

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from dashboard.views import activity, branches, projects, queries, schema, teams
+from dashboard.views import activity, api, branches, projects, queries, schema, teams
 
 urlpatterns = [
     path("projects/", projects.project_list, name="project_list"),
@@ -16,3 +16,4 @@ urlpatterns = [
 ]
 urlpatterns += teams.urlpatterns
 urlpatterns += branches.urlpatterns + schema.urlpatterns + queries.urlpatterns + activity.urlpatterns
+urlpatterns += api.urlpatterns

@@ -2,18 +2,96 @@
 
 This is the contract between the Neon area and the rest: background jobs call
 `compute_is_idle` before connecting, and pages let people pick a branch from
-`branches_for`. For non-Neon projects there are no branches and no idle state.
+`branches_for` (and read the choice with `branch_from_request`). For non-Neon
+projects there are no branches and no idle state.
+
+The stored state comes from the periodic sync. When it is older than
+NEON_STATE_MAX_AGE_SECONDS, `compute_is_idle` asks the Neon API again (reading
+an endpoint never wakes it); if the API cannot answer, the compute is treated
+as idle, because waking a suspended compute by mistake costs the user money.
 """
+
+import logging
+
+from django.conf import settings
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from dashboard.models import NeonBranch, NeonCompute
+from dashboard.neon.client import NeonAPIError, NeonClient, RetryPolicy
+
+log = logging.getLogger(__name__)
+
+
+def resolve_branch(project, branch=None) -> NeonBranch | None:
+    """The stored branch meant by `branch` (a NeonBranch, a Neon branch id or name; None: the default)."""
+    if not project.is_neon:
+        return None
+    if isinstance(branch, NeonBranch):
+        return branch
+    branches = NeonBranch.objects.filter(project=project)
+    if branch:
+        return branches.filter(Q(branch_id=branch) | Q(name=branch)).first()
+    return branches.filter(is_default=True).first()
+
+
+def compute_for(project, branch=None) -> NeonCompute | None:
+    record = resolve_branch(project, branch)
+    if record is None:
+        return None
+    return NeonCompute.objects.filter(branch=record, type="read_write").first()
 
 
 def compute_is_idle(project, branch=None) -> bool:
-    """True when Neon last reported the compute of `branch` (default branch if None) as idle.
+    """True when Neon reports the compute of `branch` (default branch if None) as idle.
 
     Background jobs must then skip the project so they never wake a suspended compute.
     """
-    return False
+    compute = compute_for(project, branch)
+    if compute is None:
+        return False  # not a Neon project, or never synced: Neon has reported nothing
+    age = (timezone.now() - compute.synced_at).total_seconds()
+    if age > settings.NEON_STATE_MAX_AGE_SECONDS and not refresh_compute(project, compute):
+        return True
+    return compute.is_idle
+
+
+def refresh_compute(project, compute: NeonCompute) -> bool:
+    """Re-read one endpoint from the Neon API (quick, no retries); False if the API did not answer."""
+    try:
+        with NeonClient(
+            project.neon_api_key,
+            base_url=settings.NEON_API_BASE_URL,
+            timeout=settings.NEON_STATE_CHECK_TIMEOUT,
+            retry=RetryPolicy(attempts=1),
+        ) as client:
+            endpoint = client.get_endpoint(project.neon_project_id, compute.endpoint_id)
+    except NeonAPIError as exc:
+        log.warning(
+            "Could not refresh compute %s of project %s: %s", compute.endpoint_id, project.pk, exc.message
+        )
+        return False
+    compute.current_state = str(endpoint.get("current_state") or "")
+    compute.pending_state = str(endpoint.get("pending_state") or "")
+    compute.last_active = parse_datetime(endpoint["last_active"]) if endpoint.get("last_active") else None
+    compute.synced_at = timezone.now()
+    compute.save(update_fields=["current_state", "pending_state", "last_active", "synced_at"])
+    return True
 
 
 def branches_for(project) -> list:
-    """The project's known branches (Branch records), default branch first; [] for non-Neon projects."""
-    return []
+    """The project's known branches (NeonBranch records), default branch first; [] for non-Neon projects."""
+    if not project.is_neon:
+        return []
+    return list(
+        NeonBranch.objects.filter(project=project)
+        .prefetch_related("computes")
+        .order_by("-is_default", "name")
+    )
+
+
+def branch_from_request(request, project) -> NeonBranch | None:
+    """The branch chosen with ?branch=<name or id>, or None for the default branch."""
+    wanted = (request.GET.get("branch") or "").strip()
+    return resolve_branch(project, wanted) if wanted else None

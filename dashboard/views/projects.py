@@ -14,6 +14,7 @@ from dashboard.access import get_project_for_user, teams_where, visible_projects
 from dashboard.forms import ProjectForm
 from dashboard.models import Project, Role, TaskRun
 from dashboard.models.core import ProjectStatus
+from dashboard.queries.healthstore import latest as latest_health
 from dashboard.tasks import check_project_connection
 
 CHECK_KIND = "connection_check"
@@ -143,6 +144,7 @@ def project_detail(request, slug):
         "events": events,
         "can_edit": membership.has_role(Role.ADMIN),
         "can_check": membership.has_role(Role.ENGINEER),
+        "health": latest_health(project),  # stored health checks; rendering never connects to the target
     }
     return render(request, "projects/detail.html", context)
 

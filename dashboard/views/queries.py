@@ -1,3 +1,250 @@
-"""Views of the queries area."""
+"""Query health pages: top statements over a window, one statement's history and plan."""
 
-urlpatterns: list = []
+from datetime import UTC, datetime, timedelta
+
+import psycopg
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.urls import path
+from django.utils import timezone
+from django.utils.http import urlencode
+from django.views.decorators.http import require_GET, require_POST
+
+from dashboard import audit
+from dashboard.access import get_project_for_user
+from dashboard.connections import read_url, target_settings
+from dashboard.introspection.explain import ExplainRefused, explain, inspect_statement
+from dashboard.models import Outcome, Role
+from dashboard.models.queries import CollectorState, QueryText
+from dashboard.queries import healthstore, reports
+from dashboard.targets.connect import TargetError, connect, explain_query_error
+from dashboard.targets.urls import InvalidURL
+
+MAX_TEXT_FILTER = 200
+MAX_PARAM_LENGTH = 10_000
+
+
+def _parse_local(value: str) -> datetime | None:
+    try:
+        parsed = datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        return None
+    return parsed if timezone.is_aware(parsed) else timezone.make_aware(parsed, UTC)
+
+
+def parse_window(params, now: datetime) -> tuple[reports.Window, str]:
+    """The window asked for, or the last 24 hours with a message saying why the input was not used."""
+    key = params.get("window", "24h")
+    if key in reports.WINDOWS:
+        return reports.Window(key, now - reports.WINDOWS[key], now), ""
+    if key == "custom":
+        start, end = _parse_local(params.get("from", "")), _parse_local(params.get("to", "") or now.isoformat())
+        if start is None or end is None:
+            error = "Enter the custom window as dates and times (YYYY-MM-DDTHH:MM, UTC)."
+        elif start >= end:
+            error = "The custom window must start before it ends."
+        elif end - start > timedelta(days=settings.QUERIES_RETENTION_DAYS + 1):
+            error = f"History is kept for {settings.QUERIES_RETENTION_DAYS} days; choose a shorter window."
+        else:
+            return reports.Window("custom", start, end), ""
+        return reports.Window("24h", now - reports.WINDOWS["24h"], now), error
+    return reports.Window("24h", now - reports.WINDOWS["24h"], now), "Unknown window; showing the last 24 hours."
+
+
+def _filters(params) -> reports.Filters:
+    return reports.Filters(
+        role=params.get("role", "")[:128],
+        database=params.get("database", "")[:128],
+        text=params.get("q", "").strip()[:MAX_TEXT_FILTER],
+    )
+
+
+def _page_number(value) -> int:
+    try:
+        return min(max(int(value), 1), 10_000)
+    except (TypeError, ValueError):
+        return 1
+
+
+def _query_prefix(params) -> str:
+    keep = {k: params.get(k) for k in ("window", "from", "to", "sort", "role", "database", "q") if params.get(k)}
+    return urlencode(keep)
+
+
+@login_required
+@require_GET
+def queries_list(request, slug):
+    project, membership = get_project_for_user(request, slug)
+    window, window_error = parse_window(request.GET, timezone.now())
+    filters = _filters(request.GET)
+    sort = request.GET.get("sort", "total") if request.GET.get("sort") in reports.SORTS else "total"
+    page = reports.top_statements(project, window, filters, sort, _page_number(request.GET.get("page")))
+    context = {
+        "project": project,
+        "membership": membership,
+        "collector": CollectorState.objects.filter(project=project).defer("baseline", "totals").first(),
+        "window": window,
+        "window_error": window_error,
+        "windows": reports.WINDOW_LABELS,
+        "filters": filters,
+        "sort": sort,
+        "sort_label": reports.SORTS[sort][1],
+        "sorts": {key: label for key, (_, label) in reports.SORTS.items()},
+        "page": page,
+        "rows": page.rows,
+        "query_prefix": _query_prefix(request.GET),
+        **reports.filter_choices(project),
+    }
+    template = "queries/_table.html" if request.htmx else "queries/list.html"
+    return render(request, template, context)
+
+
+def _query_text(project, queryid: str) -> QueryText:
+    try:
+        number = int(queryid)
+    except ValueError:
+        raise Http404("No such statement") from None
+    text = QueryText.objects.filter(project=project, queryid=number, is_own=False).first()
+    if text is None:
+        raise Http404("No such statement")
+    return text
+
+
+def _server_version(project) -> int | None:
+    state = CollectorState.objects.filter(project=project).defer("baseline", "totals").first()
+    if state and state.server_version_num:
+        return state.server_version_num
+    return (project.check_result or {}).get("server_version_num")
+
+
+def _detail_context(request, project, membership, query_text: QueryText) -> dict:
+    window, window_error = parse_window(request.GET, timezone.now())
+    history = reports.statement_history(project, query_text, window)
+    try:
+        info = inspect_statement(query_text.text)
+        explain_error = ""
+    except ExplainRefused as exc:
+        info, explain_error = None, exc.message
+    version = _server_version(project)
+    return {
+        "project": project,
+        "membership": membership,
+        "query": query_text,
+        "pretty_text": reports.pretty(query_text.text),
+        "window": window,
+        "window_error": window_error,
+        "windows": reports.WINDOW_LABELS,
+        "charts": [
+            reports.chart("Calls", "calls", history, "calls", window),
+            reports.chart("Mean time", "ms", history, "mean_ms", window),
+            reports.chart("Total time", "ms", history, "total_ms", window),
+        ],
+        "has_history": bool(history),
+        "roles": query_text.statements.order_by("role_name").values_list("role_name", flat=True).distinct(),
+        "explainable": info,
+        "explain_error": explain_error,
+        "param_numbers": range(1, (info.param_count if info else 0) + 1),
+        "generic_available": bool(version and version >= 160000),
+        "can_analyze": membership.has_role(Role.ENGINEER) and bool(info and info.is_select),
+        "is_engineer": membership.has_role(Role.ENGINEER),
+    }
+
+
+@login_required
+@require_GET
+def query_detail(request, slug, queryid):
+    project, membership = get_project_for_user(request, slug)
+    query_text = _query_text(project, queryid)
+    return render(request, "queries/detail.html", _detail_context(request, project, membership, query_text))
+
+
+def _explain_params(request, count: int) -> list[str] | None:
+    # A field left out of the form is missing (explain() then refuses); an empty one is an empty string.
+    values = [request.POST[f"param{i}"] for i in range(1, count + 1) if f"param{i}" in request.POST]
+    if any(len(v) > MAX_PARAM_LENGTH for v in values):
+        raise ExplainRefused("A parameter value is too long.")
+    return values
+
+
+def run_explain(project, query_text: QueryText, *, mode: str, params: list[str]) -> str:
+    """Connect with the project's read settings and explain; raises ExplainRefused/TargetError."""
+    url = read_url(project)
+    timeout = settings.QUERIES_EXPLAIN_ANALYZE_TIMEOUT_MS if mode == "analyze" else settings.TARGET_STATEMENT_TIMEOUT_MS
+    cfg = target_settings(url)
+    with connect(url, cfg).conn as conn:
+        if mode == "generic" and conn.info.server_version < 160000:
+            raise ExplainRefused("Generic plans need Postgres 16 or later; enter parameter values instead.")
+        try:
+            return explain(conn, query_text.text, params, generic=mode == "generic", analyze=mode == "analyze",
+                           timeout_ms=timeout)
+        except psycopg.Error as exc:
+            raise explain_query_error(exc) from None
+
+
+@login_required
+@require_POST
+def query_explain(request, slug, queryid):
+    mode = request.POST.get("mode", "plain")
+    if mode not in ("plain", "generic", "analyze"):
+        mode = "plain"
+    minimum = Role.ENGINEER if mode == "analyze" else Role.VIEWER
+    project, membership = get_project_for_user(request, slug, minimum)
+    query_text = _query_text(project, queryid)
+    plan, error = "", ""
+    try:
+        info = inspect_statement(query_text.text)
+        params = [] if mode == "generic" else _explain_params(request, info.param_count)
+        plan = run_explain(project, query_text, mode=mode, params=params)
+    except ExplainRefused as exc:
+        error = exc.message
+    except (TargetError, InvalidURL) as exc:
+        error = getattr(exc, "message", str(exc))
+    if mode == "analyze":
+        audit.record(request.user, "query.explain_analyze", project=project, obj=query_text,
+                     outcome=Outcome.FAILURE if error else Outcome.SUCCESS, queryid=query_text.queryid,
+                     error=error[:500])
+    context = {"project": project, "query": query_text, "plan": plan, "error": error, "mode": mode}
+    if request.htmx:
+        return render(request, "queries/_plan.html", context, status=200 if not error else 400)
+    detail = _detail_context(request, project, membership, query_text)
+    return render(request, "queries/detail.html", {**detail, **context}, status=200 if not error else 400)
+
+
+urlpatterns = [
+    path("projects/<slug:slug>/queries/", queries_list, name="queries_list"),
+    path("projects/<slug:slug>/queries/<str:queryid>/", query_detail, name="query_detail"),
+    path("projects/<slug:slug>/queries/<str:queryid>/explain/", query_explain, name="query_explain"),
+]
+
+
+# --- Health: detail page and on-demand refresh (tiles on the overview render from storage) ---
+
+
+@login_required
+@require_GET
+def health_page(request, slug):
+    project, membership = get_project_for_user(request, slug)
+    context = {"project": project, "membership": membership, "health": healthstore.latest(project)}
+    return render(request, "queries/health.html", context)
+
+
+@login_required
+@require_POST
+def health_refresh(request, slug):
+    """A person asked for fresh checks: one short, timed read (this may wake a Neon compute on purpose)."""
+    project, membership = get_project_for_user(request, slug)
+    snapshot = healthstore.take_health_snapshot(project, manual=True)
+    audit.record(request.user, "health.refresh", project=project,
+                 outcome=Outcome.FAILURE if snapshot.error else Outcome.SUCCESS, error=snapshot.error[:500])
+    if request.htmx:
+        return render(request, "projects/_overview_health.html",
+                      {"project": project, "membership": membership, "health": healthstore.latest(project)})
+    return redirect("health_page", slug=project.slug)
+
+
+urlpatterns += [
+    path("projects/<slug:slug>/health/", health_page, name="health_page"),
+    path("projects/<slug:slug>/health/refresh/", health_refresh, name="health_refresh"),
+]

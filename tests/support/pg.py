@@ -9,9 +9,8 @@ import uuid
 from pathlib import Path
 
 import psycopg
-from psycopg import sql
-
 from django.conf import settings
+from psycopg import sql
 
 PAGILA_DIR = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "pagila"
 

@@ -1,0 +1,171 @@
+"""Reading pg_stat_statements of one database: counters, query texts, reset markers.
+
+Plain functions over a psycopg cursor that return dataclasses; no Django. The
+column set differs between Postgres 14 and 18 (stats_since arrives with
+pg_stat_statements 1.11 on 17; toplevel with 1.9 on 14), so the select list is
+built from the columns the installed view really has.
+
+Every statement the collector sends carries COLLECTOR_MARK in a comment, which
+pg_stat_statements keeps in the stored text: that is how the collector
+recognises its own statements when deciding whether anything else ran.
+"""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import psycopg
+from psycopg import sql
+
+COLLECTOR_MARK = "neon-ops-dashboard"
+
+# Utility statements the dashboard's read-only transactions send (see targets.connect.read_only).
+OWN_UTILITY_PREFIXES = ("begin", "commit", "rollback", "set transaction read only", "set local statement_timeout",
+                        "set local lock_timeout")
+
+# Counters summed per interval; name in pg_stat_statements -> our field name.
+COUNTER_COLUMNS = {
+    "calls": "calls",
+    "total_exec_time": "total_exec_ms",
+    "total_plan_time": "total_plan_ms",
+    "rows": "rows",
+    "shared_blks_hit": "shared_blks_hit",
+    "shared_blks_read": "shared_blks_read",
+}
+COUNTERS = tuple(COUNTER_COLUMNS.values())
+
+
+class StatementsUnavailable(Exception):
+    """pg_stat_statements is missing or unreadable; `message` is safe to show."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass(slots=True)
+class StatementCounters:
+    queryid: int
+    userid: int
+    toplevel: bool
+    calls: int
+    total_exec_ms: float
+    total_plan_ms: float
+    rows: int
+    shared_blks_hit: int
+    shared_blks_read: int
+    stats_since: datetime | None = None
+
+    @property
+    def key(self) -> tuple[int, int, bool]:
+        """Identity of one pg_stat_statements entry inside one database."""
+        return (self.userid, self.queryid, self.toplevel)
+
+    def counters(self) -> tuple:
+        return (self.calls, self.total_exec_ms, self.total_plan_ms, self.rows, self.shared_blks_hit,
+                self.shared_blks_read)
+
+
+@dataclass
+class StatementsSnapshot:
+    server_version_num: int
+    dbid: int
+    datname: str
+    target_now: datetime
+    postmaster_start: datetime
+    stats_reset: datetime | None
+    has_stats_since: bool
+    entries: list[StatementCounters] = field(default_factory=list)
+    roles: dict[int, str] = field(default_factory=dict)
+
+
+@dataclass
+class QueryTextRow:
+    queryid: int
+    text: str
+
+
+def _mark(query: str) -> sql.Composable:
+    return sql.SQL(f"/* {COLLECTOR_MARK} collector */ {query}")
+
+
+INFO_SQL = _mark(
+    "SELECT current_setting('server_version_num')::int, d.oid::bigint, d.datname, now(), "
+    "pg_postmaster_start_time(), "
+    "EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_stat_statements'), "
+    "to_regclass('pg_stat_statements_info') IS NOT NULL "
+    "FROM pg_database d WHERE d.datname = current_database()"
+)
+COLUMNS_SQL = _mark(
+    "SELECT a.attname FROM pg_attribute a WHERE a.attrelid = to_regclass('pg_stat_statements') "
+    "AND a.attnum > 0 AND NOT a.attisdropped"
+)
+RESET_SQL = _mark("SELECT stats_reset FROM pg_stat_statements_info")
+ROLES_SQL = _mark("SELECT oid::bigint, rolname FROM pg_roles")
+
+
+def _counters_sql(columns: set[str]) -> sql.Composable:
+    toplevel = sql.SQL("toplevel") if "toplevel" in columns else sql.SQL("true")
+    since = sql.SQL("stats_since") if "stats_since" in columns else sql.SQL("NULL::timestamptz")
+    return _mark(
+        "SELECT queryid, userid::bigint, {toplevel}, calls, total_exec_time, total_plan_time, rows, "
+        "shared_blks_hit, shared_blks_read, {since} "
+        "FROM pg_stat_statements(false) WHERE dbid = %s AND queryid IS NOT NULL"
+    ).format(toplevel=toplevel, since=since)
+
+
+TEXTS_SQL = _mark(
+    "SELECT DISTINCT ON (queryid) queryid, query FROM pg_stat_statements(true) "
+    "WHERE dbid = %s AND queryid = ANY(%s) ORDER BY queryid"
+)
+
+
+def read_snapshot(cur: psycopg.Cursor) -> StatementsSnapshot:
+    """Counters of every pg_stat_statements entry of the connected database (no texts: cheaper)."""
+    cur.execute(INFO_SQL)
+    version, dbid, datname, target_now, started, installed, has_info = cur.fetchone()
+    if not installed:
+        raise StatementsUnavailable(
+            "pg_stat_statements is not installed in this database (CREATE EXTENSION pg_stat_statements)."
+        )
+    cur.execute(COLUMNS_SQL)
+    columns = {row[0] for row in cur.fetchall()}
+    stats_reset = None
+    if has_info:
+        cur.execute(RESET_SQL)
+        stats_reset = cur.fetchone()[0]
+    try:
+        cur.execute(_counters_sql(columns), (dbid,))
+    except psycopg.errors.ObjectNotInPrerequisiteState as exc:
+        raise StatementsUnavailable(
+            "pg_stat_statements must be loaded via shared_preload_libraries: " + (exc.diag.message_primary or "")
+        ) from None
+    entries = [StatementCounters(*row) for row in cur.fetchall()]
+    cur.execute(ROLES_SQL)
+    roles = dict(cur.fetchall())
+    return StatementsSnapshot(
+        server_version_num=version,
+        dbid=dbid,
+        datname=datname,
+        target_now=target_now,
+        postmaster_start=started,
+        stats_reset=stats_reset,
+        has_stats_since="stats_since" in columns,
+        entries=entries,
+        roles=roles,
+    )
+
+
+def read_texts(cur: psycopg.Cursor, dbid: int, queryids: list[int]) -> list[QueryTextRow]:
+    """Normalized texts of the given statements (only those not stored yet are asked for)."""
+    if not queryids:
+        return []
+    cur.execute(TEXTS_SQL, (dbid, queryids))
+    return [QueryTextRow(queryid, text or "") for queryid, text in cur.fetchall()]
+
+
+def is_own_statement(text: str) -> bool:
+    """True for statements the dashboard itself sends while collecting."""
+    if COLLECTOR_MARK in text:
+        return True
+    lowered = " ".join(text.lower().split())
+    return lowered.startswith(OWN_UTILITY_PREFIXES)

@@ -1,0 +1,34 @@
+from django.core.management.base import BaseCommand, CommandError
+
+from dashboard.neon import demo
+from dashboard.neon.client import NeonAPIError
+
+
+class Command(BaseCommand):
+    help = (
+        "Demo project backed by the local Neon API stand-in. `prepare` copies the pagila database and makes the "
+        "stand-in's API key; `register` (stand-in running, NEON_API_BASE_URL pointing at it) registers "
+        "pagila-neon and syncs its branches; `admin-url` prints the local server URL the stand-in acts on."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("step", choices=["prepare", "register", "admin-url"])
+        parser.add_argument("--team", default="demo")
+
+    def handle(self, *args, step, team, **options):
+        if step == "admin-url":
+            self.stdout.write(demo.admin_url())
+        elif step == "prepare":
+            demo.ensure_api_key()
+            if demo.ensure_database():
+                self.stdout.write(
+                    f"Copied pagila into database '{demo.STANDIN_DATABASE}' for the Neon stand-in."
+                )
+        else:
+            try:
+                project = demo.register(team)
+            except NeonAPIError as exc:
+                raise CommandError(f"The Neon stand-in did not answer: {exc.message}") from None
+            self.stdout.write(
+                self.style.SUCCESS(f"Demo project '{project.slug}' uses the local Neon stand-in.")
+            )

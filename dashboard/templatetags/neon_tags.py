@@ -1,0 +1,40 @@
+"""Template helpers of the Neon area (used by the project overview)."""
+
+from django import template
+
+from dashboard.models import NeonSyncState
+from dashboard.neon.state import branches_for, compute_for, resolve_branch
+
+register = template.Library()
+
+
+@register.simple_tag
+def neon_overview(project) -> dict:
+    """Stored state of the default branch's compute; reads the dashboard database only, never the target."""
+    if not project.is_neon:
+        return {}
+    return {
+        "branch": resolve_branch(project),
+        "compute": compute_for(project),
+        "sync": NeonSyncState.objects.filter(project=project).first(),
+        "branch_count": project.neon_branches.count(),
+    }
+
+
+@register.inclusion_tag("branches/_branch_picker.html", takes_context=True)
+def neon_branch_picker(context, project) -> dict:
+    """A GET form choosing ?branch=<name> for pages that act on a target; nothing for non-Neon projects.
+
+    Views read the choice with dashboard.neon.state.branch_from_request(request, project).
+    """
+    request = context["request"]
+    branches = branches_for(project)
+    chosen = (request.GET.get("branch") or "").strip()
+    known = {b.name for b in branches}
+    default = next((b.name for b in branches if b.is_default), "")
+    return {
+        "branches": branches,
+        "chosen": chosen if chosen in known else default,
+        "unknown": chosen if chosen and chosen not in known else "",
+        "path": request.path,
+    }

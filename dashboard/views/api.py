@@ -1,0 +1,86 @@
+"""Machine endpoints for on-call alerting: JSON health per project and Prometheus /metrics (token auth).
+
+Both serve the last stored HealthSnapshot, so a scrape never connects to (or wakes) a target.
+"""
+
+from django.http import Http404, HttpResponse, JsonResponse
+from django.urls import path
+from django.views.decorators.http import require_GET
+
+from dashboard.models import Project
+from dashboard.queries.healthstore import latest
+from dashboard.queries.tokens import token_from_header
+
+STATUS_VALUE = {"ok": 0, "warning": 1, "critical": 2, "unknown": -1}
+
+
+def _unauthorized() -> HttpResponse:
+    response = JsonResponse({"error": "A valid token is required: Authorization: Bearer <token>."}, status=401)
+    response["WWW-Authenticate"] = 'Bearer realm="neon-ops-dashboard"'
+    return response
+
+
+def health_payload(project: Project) -> dict:
+    health = latest(project)
+    snapshot = health["snapshot"]
+    note = health["note"]
+    return {
+        "project": project.slug,
+        "status": health["overall"],
+        "taken_at": snapshot.taken_at.isoformat() if snapshot else None,
+        "checks": health["checks"],
+        "last_error": note.error if note else "",
+        "skipped": note.skipped if note else "",
+    }
+
+
+@require_GET
+def api_health(request, slug):
+    token = token_from_header(request.headers.get("Authorization", ""))
+    if token is None:
+        return _unauthorized()
+    project = Project.objects.filter(slug=slug, team=token.team).first()
+    if project is None:
+        raise Http404("No such project")
+    return JsonResponse(health_payload(project))
+
+
+def _label(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def metrics_text(projects) -> str:
+    lines = [
+        "# HELP neon_ops_health_status Health check status: 0 ok, 1 warning, 2 critical, -1 unknown.",
+        "# TYPE neon_ops_health_status gauge",
+    ]
+    values = ["# HELP neon_ops_health_value Measured value of the health check.", "# TYPE neon_ops_health_value gauge"]
+    ages = ["# HELP neon_ops_health_taken_timestamp_seconds When the checks were taken (Unix time).",
+            "# TYPE neon_ops_health_taken_timestamp_seconds gauge"]
+    for project in projects:
+        health = latest(project)
+        slug = _label(project.slug)
+        if health["snapshot"]:
+            ages.append(f'neon_ops_health_taken_timestamp_seconds{{project="{slug}"}} '
+                        f'{health["snapshot"].taken_at.timestamp():.0f}')
+        for check in sorted(health["checks"], key=lambda c: c["id"]):
+            labels = f'project="{slug}",check="{_label(check["id"])}"'
+            lines.append(f"neon_ops_health_status{{{labels}}} {STATUS_VALUE.get(check['status'], -1)}")
+            if isinstance(check.get("metric"), int | float):
+                values.append(f"neon_ops_health_value{{{labels}}} {check['metric']}")
+    return "\n".join(lines + values + ages) + "\n"
+
+
+@require_GET
+def metrics(request):
+    token = token_from_header(request.headers.get("Authorization", ""))
+    if token is None:
+        return _unauthorized()
+    projects = Project.objects.filter(team=token.team).order_by("slug")
+    return HttpResponse(metrics_text(projects), content_type="text/plain; version=0.0.4; charset=utf-8")
+
+
+urlpatterns = [
+    path("api/v1/projects/<slug:slug>/health", api_health, name="api_health"),
+    path("metrics", metrics, name="metrics"),
+]

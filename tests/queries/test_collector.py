@@ -1,0 +1,194 @@
+"""The statement collector against real pg_stat_statements: deltas, texts once, resets, restarts, backoff."""
+
+from datetime import timedelta
+
+import psycopg
+import pytest
+from django.db.models import Sum
+from django.utils import timezone
+
+from dashboard.models import Project
+from dashboard.models.queries import CollectorState, CollectorStatus, QueryText, Statement, StatsSample
+from dashboard.queries.collector import cleanup, collect_project
+from tests.queries.conftest import run_workload
+from tests.support import pg
+
+pytestmark = pytest.mark.django_db
+
+BY_ID = "SELECT name FROM items WHERE id = %s"
+COUNT = "SELECT count(*) FROM items WHERE id > %s"
+
+
+def calls_for(project, fragment: str) -> int:
+    """Total calls stored for statements whose text contains `fragment`."""
+    total = StatsSample.objects.filter(statement__project=project, statement__query__text__contains=fragment)
+    return total.aggregate(n=Sum("calls"))["n"] or 0
+
+
+def test_first_snapshot_is_a_baseline_and_the_next_stores_what_ran(project, target_url):
+    run_workload(target_url, {BY_ID: 3})
+    state = collect_project(project)
+    assert state.status == CollectorStatus.BASELINE
+    assert StatsSample.objects.count() == 0
+
+    run_workload(target_url, {BY_ID: 7, COUNT: 4})
+    state = collect_project(project)
+    assert state.status == CollectorStatus.OK
+    assert calls_for(project, "FROM items WHERE id = $1") == 7
+    assert calls_for(project, "count(*) FROM items WHERE id > $1") == 4
+    sample = StatsSample.objects.filter(statement__query__text__contains="items WHERE id = $1").get()
+    assert sample.total_exec_ms > 0 and sample.rows == 7 and not sample.series_start
+
+
+def test_only_moved_statements_are_stored_and_each_text_once(project, target_url):
+    collect_project(project)
+    run_workload(target_url, {BY_ID: 2, COUNT: 2})
+    collect_project(project)
+    run_workload(target_url, {BY_ID: 5})
+    collect_project(project, now=timezone.now() + timedelta(minutes=5))
+    by_id = Statement.objects.get(project=project, query__text__contains="items WHERE id = $1")
+    count = Statement.objects.get(project=project, query__text__contains="items WHERE id > $1")
+    assert list(by_id.samples.values_list("calls", flat=True).order_by("taken_at")) == [2, 5]
+    assert count.samples.count() == 1  # did not move in the last interval, so nothing stored
+    assert QueryText.objects.filter(project=project, queryid=by_id.queryid).count() == 1
+
+
+def test_collector_stores_only_the_project_database(project, target_url, target_db):
+    other = pg.create_database("otherdb")
+    try:
+        collect_project(project)
+        run_workload(pg.url_for(other), {"SELECT 42 + %s": 9})
+        run_workload(target_url, {BY_ID: 1})
+        collect_project(project)
+        assert calls_for(project, "42 +") == 0
+        assert calls_for(project, "items WHERE id = $1") == 1
+    finally:
+        pg.drop_database(other)
+
+
+def test_collector_never_resets_pg_stat_statements(project, target_url):
+    run_workload(target_url, {BY_ID: 3})
+    collect_project(project)
+    collect_project(project)
+    with psycopg.connect(target_url) as conn:
+        calls = conn.execute(
+            "SELECT calls FROM pg_stat_statements WHERE query LIKE 'SELECT name FROM items WHERE id = $1' "
+            "AND dbid = (SELECT oid FROM pg_database WHERE datname = current_database())"
+        ).fetchone()[0]
+    assert calls == 3
+
+
+def test_entry_reset_starts_new_series_instead_of_negative_delta(project, target_url):
+    run_workload(target_url, {BY_ID: 10})
+    collect_project(project)
+    # Reset only this database's entries: pg_stat_statements_info.stats_reset does not change,
+    # the collector notices the counters going down.
+    with psycopg.connect(target_url, autocommit=True) as conn:
+        conn.execute("SELECT pg_stat_statements_reset(0, (SELECT oid FROM pg_database WHERE datname = "
+                     "current_database()), 0)")
+    run_workload(target_url, {BY_ID: 3})
+    state = collect_project(project)
+    sample = StatsSample.objects.get(statement__query__text__contains="items WHERE id = $1")
+    assert sample.calls == 3 and sample.series_start
+    assert StatsSample.objects.filter(calls__lt=0).count() == 0
+    assert "reset on their own" in state.message
+
+
+def test_full_reset_is_detected_from_stats_reset(project, target_url):
+    run_workload(target_url, {BY_ID: 10})
+    collect_project(project)
+    run_workload(target_url, {BY_ID: 20})
+    with psycopg.connect(target_url, autocommit=True) as conn:
+        conn.execute("SELECT pg_stat_statements_reset()")
+    run_workload(target_url, {BY_ID: 4})
+    state = collect_project(project)
+    # The 20 calls before the reset are lost to everyone; the 4 after it start a new series.
+    sample = StatsSample.objects.get(statement__query__text__contains="items WHERE id = $1")
+    assert (sample.calls, sample.series_start) == (4, True)
+    assert state.series == 1 and "stats_reset changed" in state.last_reset_reason
+
+
+@pytest.mark.parametrize("restart", ["restart_like_neon", "crash_a_backend"])
+def test_restart_that_loses_statistics_starts_new_series(restartable_project, second_cluster, restart):
+    url = second_cluster.url()
+    run_workload(url, {BY_ID: 10})
+    collect_project(restartable_project)
+    run_workload(url, {BY_ID: 10})
+    getattr(second_cluster, restart)()
+    run_workload(url, {BY_ID: 2})
+    state = collect_project(restartable_project)
+    sample = StatsSample.objects.get(statement__project=restartable_project, statement__query__text__contains="items WHERE id = $1")
+    assert (sample.calls, sample.series_start) == (2, True)
+    assert state.series == 1 and state.resets_detected == 1
+
+
+def test_clean_restart_keeps_the_series_without_double_counting(restartable_project, second_cluster):
+    url = second_cluster.url()
+    run_workload(url, {COUNT: 5})
+    collect_project(restartable_project)
+    run_workload(url, {COUNT: 6})
+    second_cluster.pg_ctl("restart", "-m", "fast")  # pg_stat_statements saves its counters on shutdown
+    run_workload(url, {COUNT: 1})
+    state = collect_project(restartable_project)
+    sample = StatsSample.objects.get(statement__project=restartable_project, statement__query__text__contains="items WHERE id > $1")
+    assert (sample.calls, sample.series_start) == (7, False)
+    assert state.status == CollectorStatus.OK
+
+
+def test_backs_off_when_only_its_own_statements_ran(project, target_url, settings):
+    settings.QUERIES_COLLECT_INTERVAL_SECONDS = 300
+    settings.QUERIES_BACKOFF_MAX_SECONDS = 1200
+    collect_project(project)
+    run_workload(target_url, {BY_ID: 1})
+    now = timezone.now()
+    state = collect_project(project, now=now)
+    assert state.status == CollectorStatus.OK and state.next_due_at == now + timedelta(seconds=300)
+    delays = []
+    for _step in range(4):
+        now += timedelta(minutes=10)
+        state = collect_project(project, now=now)
+        assert state.status == CollectorStatus.QUIET, state.message
+        delays.append((state.next_due_at - now).total_seconds())
+    assert delays == [600, 1200, 1200, 1200]
+    run_workload(target_url, {BY_ID: 1})
+    state = collect_project(project, now=now + timedelta(minutes=30))
+    assert state.status == CollectorStatus.OK and state.quiet_streak == 0
+
+
+def test_unreachable_target_is_recorded_not_raised(team):
+    project = Project.objects.create(team=team, name="Gone", slug="gone",
+                                     pooled_url=pg.url_for("no_such_database_here"))
+    state = collect_project(project)
+    assert state.status == CollectorStatus.ERROR
+    assert "does not exist" in state.message
+
+
+def test_missing_extension_is_explained(team):
+    name = pg.create_database("noext", extensions=())
+    try:
+        project = Project.objects.create(team=team, name="NoExt", slug="noext", pooled_url=pg.url_for(name))
+        state = collect_project(project)
+        assert state.status == CollectorStatus.UNAVAILABLE
+        assert "CREATE EXTENSION pg_stat_statements" in state.message
+    finally:
+        pg.drop_database(name)
+
+
+def test_retention_cleanup_deletes_old_history(project, target_url, settings):
+    settings.QUERIES_RETENTION_DAYS = 14
+    collect_project(project)
+    run_workload(target_url, {BY_ID: 1})
+    old = timezone.now() - timedelta(days=20)
+    collect_project(project, now=old)
+    run_workload(target_url, {BY_ID: 2})
+    collect_project(project)
+    removed = cleanup()
+    assert removed["samples"] >= 1
+    assert list(StatsSample.objects.filter(statement__project=project, statement__query__text__contains="items WHERE id = $1")
+                .values_list("calls", flat=True)) == [2]
+    # A statement deleted by cleanup is re-created when it moves again.
+    Statement.objects.filter(project=project).delete()
+    run_workload(target_url, {BY_ID: 3})
+    collect_project(project)
+    assert calls_for(project, "items WHERE id = $1") == 3
+    assert CollectorState.objects.get(project=project).status == CollectorStatus.OK

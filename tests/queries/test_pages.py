@@ -1,0 +1,184 @@
+"""The queries pages show what a real workload did, from stored snapshots."""
+
+from datetime import timedelta
+
+import psycopg
+import pytest
+from django.utils import timezone
+
+from dashboard.models import AuditEvent
+from dashboard.models.queries import QueryText
+from dashboard.queries.collector import collect_project
+from tests.queries.conftest import run_workload
+
+pytestmark = pytest.mark.django_db
+
+BY_ID = "SELECT name FROM items WHERE id = %s"
+SLOW = "SELECT count(*) FROM items a CROSS JOIN items b WHERE a.id > %s"
+CREATE_HOSTILE = 'CREATE TABLE "<script>alert(1)</script>" (id int)'
+HOSTILE = 'SELECT * FROM "<script>alert(1)</script>" WHERE id = %s'
+
+
+@pytest.fixture
+def collected(project, target_url):
+    """Two snapshots around a real workload: the history the pages show."""
+    with psycopg.connect(target_url, autocommit=True) as conn:
+        conn.execute(CREATE_HOSTILE)
+    collect_project(project, now=timezone.now() - timedelta(minutes=10))
+    run_workload(target_url, {BY_ID: 30, SLOW: 3, HOSTILE: 2})
+    collect_project(project, now=timezone.now() - timedelta(minutes=5))
+    return project
+
+
+def queryid_of(project, fragment: str) -> int:
+    return QueryText.objects.get(project=project, text__contains=fragment).queryid
+
+
+def test_top_statements_page_lists_workload_by_total_time(client_for, collected):
+    response = client_for("viewer").get("/projects/shop/queries/?window=1h")
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "SELECT name FROM items WHERE id = $1" in body
+    assert "CROSS JOIN items b" in body
+    # Ordered by total time: the cross join comes first.
+    assert body.index("CROSS JOIN") < body.index("SELECT name FROM items WHERE id = $1")
+    assert "%" in body and "Collector" in body
+
+
+def test_ordering_by_calls_puts_the_frequent_statement_first(client_for, collected):
+    body = client_for("viewer").get("/projects/shop/queries/?window=1h&sort=calls").content.decode()
+    assert body.index("SELECT name FROM items WHERE id = $1") < body.index("CROSS JOIN")
+
+
+def test_text_filter_and_role_filter(client_for, collected):
+    client = client_for("viewer")
+    body = client.get("/projects/shop/queries/?window=1h&q=cross+join").content.decode()
+    assert "CROSS JOIN" in body and "WHERE id = $1</code>" not in body
+    body = client.get("/projects/shop/queries/?window=1h&role=nobody").content.decode()
+    assert "No statements ran in this window that match the filters" in body
+    body = client.get("/projects/shop/queries/?window=1h&role=postgres").content.decode()
+    assert "CROSS JOIN" in body
+
+
+def test_own_statements_are_not_listed(client_for, collected):
+    body = client_for("viewer").get("/projects/shop/queries/?window=1h").content.decode()
+    assert "neon-ops-dashboard collector" not in body
+
+
+def test_window_excludes_older_history(client_for, collected):
+    # The workload was stored 5 minutes ago: a custom window ending 6 minutes ago is empty.
+    end = (timezone.now() - timedelta(minutes=6)).strftime("%Y-%m-%dT%H:%M")
+    start = (timezone.now() - timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M")
+    body = client_for("viewer").get(f"/projects/shop/queries/?window=custom&from={start}&to={end}").content.decode()
+    assert "No statements ran in this window" in body
+
+
+@pytest.mark.parametrize("query,message", [
+    ("window=custom&from=yesterday", "Enter the custom window as dates"),
+    ("window=custom&from=2026-01-02T00:00&to=2026-01-01T00:00", "must start before it ends"),
+    ("window=custom&from=2020-01-01T00:00&to=2026-01-01T00:00", "History is kept for"),
+    ("window=forever", "Unknown window"),
+])
+def test_bad_window_input_gets_a_clear_message(client_for, collected, query, message):
+    response = client_for("viewer").get(f"/projects/shop/queries/?{query}")
+    assert response.status_code == 200
+    assert message in response.content.decode()
+    assert "Last 24 hours" in response.content.decode()
+
+
+def test_htmx_request_gets_only_the_table(client_for, collected):
+    response = client_for("viewer").get("/projects/shop/queries/?window=1h", HTTP_HX_REQUEST="true")
+    body = response.content.decode()
+    assert "<table" in body and "<html" not in body
+
+
+def test_hostile_table_name_is_escaped(client_for, collected):
+    body = client_for("viewer").get("/projects/shop/queries/?window=1h").content.decode()
+    assert "<script>alert(1)</script>" not in body
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in body
+    queryid = queryid_of(collected, "<script>")
+    body = client_for("viewer").get(f"/projects/shop/queries/{queryid}/").content.decode()
+    assert "<script>alert(1)</script>" not in body and "&lt;script&gt;" in body
+
+
+def test_detail_page_shows_charts_and_formatted_text(client_for, collected):
+    queryid = queryid_of(collected, "items WHERE id = $1")
+    response = client_for("viewer").get(f"/projects/shop/queries/{queryid}/?window=1h")
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert body.count("<svg") == 3 and "30.00 calls" in body
+    assert "SELECT name\nFROM items\nWHERE id = $1" in body
+
+
+def test_unknown_or_malformed_queryid_is_404(client_for, collected):
+    assert client_for("viewer").get("/projects/shop/queries/12345/").status_code == 404
+    assert client_for("viewer").get("/projects/shop/queries/abc/").status_code == 404
+
+
+def test_explain_with_bound_parameters(client_for, collected):
+    queryid = queryid_of(collected, "items WHERE id = $1")
+    response = client_for("viewer").post(f"/projects/shop/queries/{queryid}/explain/", {"mode": "plain", "param1": "5"})
+    body = response.content.decode()
+    assert response.status_code == 200, body
+    assert "Index Scan using items_pkey" in body
+
+
+def test_explain_parameter_is_never_interpolated(client_for, collected):
+    queryid = queryid_of(collected, "items WHERE id = $1")
+    response = client_for("viewer").post(
+        f"/projects/shop/queries/{queryid}/explain/", {"mode": "plain", "param1": "1; DROP TABLE items"}
+    )
+    assert response.status_code == 400
+    assert "invalid input syntax for type integer" in response.content.decode()
+    with psycopg.connect(collected.pooled_url) as conn:
+        assert conn.execute("SELECT count(*) FROM items").fetchone()[0] == 200
+
+
+def test_explain_refuses_wrong_number_of_parameters(client_for, collected):
+    queryid = queryid_of(collected, "items WHERE id = $1")
+    response = client_for("viewer").post(f"/projects/shop/queries/{queryid}/explain/", {"mode": "plain"},
+                                         HTTP_HX_REQUEST="true")
+    assert response.status_code == 400
+    assert "The statement has 1 parameter(s); 0 value(s) given" in response.content.decode()
+
+
+def test_explain_analyze_by_engineer_runs_rolled_back_and_is_audited(client_for, collected):
+    queryid = queryid_of(collected, "CROSS JOIN")
+    response = client_for("engineer").post(f"/projects/shop/queries/{queryid}/explain/",
+                                           {"mode": "analyze", "param1": "190"})
+    body = response.content.decode()
+    assert response.status_code == 200, body
+    assert "actual time=" in body and "rolled back" in body
+    event = AuditEvent.objects.get(action="query.explain_analyze")
+    assert event.outcome == "success" and event.actor.username == "engineer"
+
+
+def test_explain_analyze_refused_for_data_modifying_statement(client_for, collected, target_url):
+    collect_project(collected)
+    run_workload(target_url, {"UPDATE items SET name = name WHERE id = %s": 1})
+    collect_project(collected)
+    queryid = queryid_of(collected, "UPDATE items")
+    response = client_for("engineer").post(f"/projects/shop/queries/{queryid}/explain/",
+                                           {"mode": "analyze", "param1": "1"})
+    assert response.status_code == 400
+    assert "only allowed for a plain SELECT" in response.content.decode()
+    assert AuditEvent.objects.get(action="query.explain_analyze").outcome == "failure"
+
+
+def test_explain_analyze_times_out_with_clear_message(client_for, collected, settings):
+    settings.QUERIES_EXPLAIN_ANALYZE_TIMEOUT_MS = 100
+    collect_project(collected)
+    run_workload(collected.pooled_url, {"SELECT pg_sleep(%s::float / 1000)": 1})
+    collect_project(collected)
+    queryid = queryid_of(collected, "pg_sleep")
+    response = client_for("engineer").post(f"/projects/shop/queries/{queryid}/explain/",
+                                           {"mode": "analyze", "param1": "2000", "param2": "1000"})
+    assert response.status_code == 400
+    assert "took too long and was cancelled" in response.content.decode()
+
+
+def test_generic_plan_needs_postgres_16(client_for, collected):
+    queryid = queryid_of(collected, "items WHERE id = $1")
+    response = client_for("viewer").post(f"/projects/shop/queries/{queryid}/explain/", {"mode": "generic"})
+    assert response.status_code == 400
+    assert "Generic plans need Postgres 16" in response.content.decode()

@@ -1,0 +1,56 @@
+"""Permission matrix over every URL of the queries area: anonymous, other team, viewer, engineer, admin."""
+
+import pytest
+
+from dashboard.models.queries import QueryText
+from dashboard.queries.collector import collect_project
+from tests.queries.conftest import run_workload
+
+pytestmark = pytest.mark.django_db
+
+WHO = ["anonymous", "other_team", "viewer", "engineer", "admin"]
+# pid 1 is never a client session of the target database: the signal fails cleanly (and is audited).
+MATRIX = [
+    # method, url, data, {who: status}
+    ("get", "/projects/shop/queries/", None, {"viewer": 200, "engineer": 200, "admin": 200}),
+    ("get", "/projects/shop/queries/?window=7d&sort=calls", None, {"viewer": 200, "engineer": 200, "admin": 200}),
+    ("get", "/projects/shop/queries/{qid}/", None, {"viewer": 200, "engineer": 200, "admin": 200}),
+    ("post", "/projects/shop/queries/{qid}/explain/", {"mode": "plain", "param1": "1"},
+     {"viewer": 200, "engineer": 200, "admin": 200}),
+    ("post", "/projects/shop/queries/{qid}/explain/", {"mode": "analyze", "param1": "1"},
+     {"viewer": 403, "engineer": 200, "admin": 200}),
+    ("get", "/projects/shop/queries/{qid}/explain/", None, {"viewer": 405, "engineer": 405, "admin": 405}),
+    ("get", "/projects/shop/activity/", None, {"viewer": 200, "engineer": 200, "admin": 200}),
+    ("get", "/projects/shop/activity/1/cancel/", None, {"viewer": 403, "engineer": 200, "admin": 200}),
+    ("post", "/projects/shop/activity/1/cancel/", {}, {"viewer": 403, "engineer": 302, "admin": 302}),
+    ("get", "/projects/shop/activity/1/terminate/", None, {"viewer": 403, "engineer": 403, "admin": 200}),
+    ("post", "/projects/shop/activity/1/terminate/", {}, {"viewer": 403, "engineer": 403, "admin": 302}),
+    ("get", "/projects/shop/health/", None, {"viewer": 200, "engineer": 200, "admin": 200}),
+    ("post", "/projects/shop/health/refresh/", {}, {"viewer": 302, "engineer": 302, "admin": 302}),
+    ("get", "/projects/shop/health/refresh/", None, {"viewer": 405, "engineer": 405, "admin": 405}),
+]
+
+
+@pytest.fixture
+def queryid(project, target_url):
+    collect_project(project)
+    run_workload(target_url, {"SELECT name FROM items WHERE id = %s": 2})
+    collect_project(project)
+    return QueryText.objects.get(project=project, text__contains="items WHERE id").queryid
+
+
+@pytest.mark.parametrize("who", WHO)
+@pytest.mark.parametrize("method,url,data,expected", MATRIX, ids=[f"{m} {u} {d or ''}" for m, u, d, _ in MATRIX])
+def test_permission_matrix(client_for, queryid, who, method, url, data, expected):
+    client = client_for(None if who == "anonymous" else who)
+    url = url.format(qid=queryid)
+    response = client.post(url, data) if method == "post" else client.get(url)
+    if who == "anonymous":
+        if expected.get("viewer") == 405:
+            assert response.status_code in (302, 405)
+        else:
+            assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
+    elif who == "other_team":
+        assert response.status_code in ((404, 405) if expected.get("viewer") == 405 else (404,))
+    else:
+        assert response.status_code == expected[who]
