@@ -21,7 +21,9 @@ SNAPSHOT_KIND = "schema_snapshot"
 
 def active_capture(project: Project) -> TaskRun | None:
     return (
-        TaskRun.objects.filter(project=project, kind=SNAPSHOT_KIND, status__in=[TaskStatus.QUEUED, TaskStatus.RUNNING])
+        TaskRun.objects.filter(
+            project=project, kind=SNAPSHOT_KIND, status__in=[TaskStatus.QUEUED, TaskStatus.RUNNING]
+        )
         .order_by("-created_at")
         .first()
     )
@@ -48,7 +50,11 @@ def run_capture(run: TaskRun) -> None:
         audit.record(run.created_by, "schema.snapshot", project=project, outcome=Outcome.FAILURE, error=message,
                      source=source)  # fmt: skip
         return
-    result = {"snapshot_id": snapshot.pk, "version": snapshot.version, "relations": snapshot.counts.get("relations")}
+    result = {
+        "snapshot_id": snapshot.pk,
+        "version": snapshot.version,
+        "relations": snapshot.counts.get("relations"),
+    }
     taskruns.succeed(run, result, progress=f"Snapshot v{snapshot.version} taken")
     audit.record(run.created_by, "schema.snapshot", project=project, obj=snapshot, source=source,
                  version=snapshot.version)  # fmt: skip
@@ -106,7 +112,9 @@ def run_branch_compare(run: TaskRun) -> None:
             return
         taskruns.heartbeat(run, f"Reading the schema of branch {run.params[role]}")
         try:
-            snapshot = capture_snapshot(project, branch=branch, source=SnapshotSource.BRANCH, user=run.created_by)
+            snapshot = capture_snapshot(
+                project, branch=branch, source=SnapshotSource.BRANCH, user=run.created_by
+            )
         except (TargetError, InvalidURL) as exc:
             taskruns.fail(run, getattr(exc, "message", str(exc)))
             return
