@@ -39,6 +39,10 @@ def request_snapshot(project: Project, *, user=None, source: str = SnapshotSourc
 def run_capture(run: TaskRun) -> None:
     project = run.project
     source = run.params.get("source", SnapshotSource.MANUAL)
+    if source == SnapshotSource.PERIODIC and compute_is_idle(project):
+        # The compute may have suspended since the beat queued this run: never wake it for a periodic read.
+        taskruns.succeed(run, {"skipped": "compute idle"}, progress="Skipped: the compute is idle")
+        return
     taskruns.heartbeat(run, "Reading the catalog")
     try:
         snapshot = capture_snapshot(project, source=source, user=run.created_by)

@@ -11,6 +11,7 @@ from dashboard.tasks_schema import (
     BRANCH_COMPARE_KIND,
     SNAPSHOT_KIND,
     run_branch_compare,
+    run_capture,
     schedule_periodic_snapshots,
 )
 from tests.neon.conftest import neon_project, neon_settings, neon_standin, standin_db  # noqa: F401
@@ -68,8 +69,13 @@ def test_periodic_snapshots_skip_an_idle_neon_compute(with_dev_branch, neon_stan
     project = with_dev_branch
     main_compute = NeonCompute.objects.get(branch__project=project, branch__is_default=True)
     assert schedule_periodic_snapshots() == 1  # active compute, no snapshot yet: due
-    TaskRun.objects.filter(kind=SNAPSHOT_KIND).delete()
+    queued = TaskRun.objects.get(kind=SNAPSHOT_KIND)
     suspend(neon_standin, main_compute.endpoint_id)
     sync_project(project)
+    # The run queued before the compute suspended does not wake it either.
+    run_capture(taskruns.claim(str(queued.pk)))
+    queued.refresh_from_db()
+    assert queued.status == "succeeded" and queued.progress == "Skipped: the compute is idle"
+    assert not project.schema_snapshots.exists()
     assert schedule_periodic_snapshots() == 0
-    assert not TaskRun.objects.filter(kind=SNAPSHOT_KIND).exists()
+    assert TaskRun.objects.filter(kind=SNAPSHOT_KIND).count() == 1
