@@ -49,9 +49,9 @@ EVERYTHING_SQL = (
 )
 
 
-@pytest.fixture(params=[15, 17], ids=["pg15", "pg17"])
+@pytest.fixture(params=[14, 15, 17, 18], ids=["pg14", "pg15", "pg17", "pg18"])
 def pg_major(request):
-    """The introspection tests run on the local Postgres 15 and on an embedded Postgres 17."""
+    """The introspection tests run on the local Postgres 15 and on embedded Postgres 14, 17 and 18."""
     return request.param
 
 
