@@ -4,7 +4,8 @@ Catalog names may contain anything, including "/" and "%". Servers decode %2F to
 "/" before routing, so a plain percent-encoding would split such a name into two
 segments. The converter therefore escapes "%" and "/" first (as %25 and %2F) and
 lets Django percent-encode the result for transport; after the server decodes
-once, to_python undoes the first step.
+once, to_python undoes the first step. Names "." and ".." get their dots escaped too,
+since browsers resolve such path segments away.
 """
 
 from urllib.parse import quote, unquote
@@ -19,7 +20,11 @@ class CatalogNameConverter:
         return unquote(value)
 
     def to_url(self, value: str) -> str:
-        return value.replace("%", "%25").replace("/", "%2F")
+        escaped = value.replace("%", "%25").replace("/", "%2F")
+        if escaped in (".", ".."):
+            # A bare dot segment would be resolved away by browsers ("/schema/public/../").
+            escaped = escaped.replace(".", "%2E")
+        return escaped
 
 
 register_converter(CatalogNameConverter, "catname")
