@@ -77,6 +77,7 @@ class Index:
     constraint: str | None = None  # the constraint this index enforces, if any
     size_bytes: int = 0
     scans: int | None = None
+    comment: str | None = None
 
     @property
     def partial(self) -> bool:

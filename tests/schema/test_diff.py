@@ -29,6 +29,7 @@ CHANGES = (
     "CREATE TABLE invoices (id int PRIMARY KEY)",
     "CREATE OR REPLACE VIEW big AS SELECT * FROM orders WHERE total > 1000",
     "CREATE FUNCTION answer(x int) RETURNS int LANGUAGE sql AS 'SELECT x'",
+    "COMMENT ON INDEX customers_pkey IS 'one row per customer'",
 )
 
 
@@ -57,7 +58,8 @@ def test_diff_of_two_databases_groups_changes_by_object(two_databases):
     diff = diff_catalogs(read(base), read(head))
     summary = {(o.kind, o.label, o.status): [(c.part, c.status) for c in o.changes] for o in diff.objects}
     assert summary == {
-        ("table", "public.customers", "changed"): [("column created_at", "added"), ("column email", "changed")],
+        ("table", "public.customers", "changed"): [("column created_at", "added"), ("column email", "changed"),
+                                                   ("comment on index customers_pkey", "added")],
         ("table", "public.invoices", "added"): [],
         ("table", "public.legacy", "removed"): [],
         ("table", "public.orders", "changed"): [("constraint total_positive", "added"),
