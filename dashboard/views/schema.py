@@ -139,11 +139,12 @@ def schema_overview(request, slug):
             query_prefix=_query_string(filters),
             headers=_sort_headers(filters),
         )
-    template = (
-        "schema/_relations.html"
-        if request.htmx and request.GET.get("partial") == "1"
-        else "schema/overview.html"
+    # The search box swaps only the relations list; a history restore (back button after a
+    # cache miss) needs the whole page even though its pushed URL says partial=1.
+    wants_partial = (
+        request.htmx and not request.htmx.history_restore_request and request.GET.get("partial") == "1"
     )
+    template = "schema/_relations.html" if wants_partial else "schema/overview.html"
     return render(request, template, context)
 
 
