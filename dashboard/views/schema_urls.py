@@ -8,7 +8,7 @@ once, to_python undoes the first step. Names "." and ".." get their dots escaped
 since browsers resolve such path segments away.
 """
 
-from urllib.parse import quote, unquote
+from urllib.parse import quote, unquote, urlencode
 
 from django.urls import register_converter
 
@@ -35,5 +35,7 @@ def name_segment(name: str) -> str:
     return quote(CatalogNameConverter().to_url(name), safe="")
 
 
-def table_url(slug: str, schema: str, table: str) -> str:
-    return f"/projects/{slug}/schema/{name_segment(schema)}/{name_segment(table)}/"
+def table_url(slug: str, schema: str, table: str, branch: str = "") -> str:
+    """A relation's page; `branch` (a Neon branch name, "" for the default) travels as ?branch=."""
+    url = f"/projects/{slug}/schema/{name_segment(schema)}/{name_segment(table)}/"
+    return f"{url}?{urlencode({'branch': branch})}" if branch else url

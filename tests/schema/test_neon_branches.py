@@ -79,3 +79,36 @@ def test_periodic_snapshots_skip_an_idle_neon_compute(with_dev_branch, neon_stan
     assert not project.schema_snapshots.exists()
     assert schedule_periodic_snapshots() == 0
     assert TaskRun.objects.filter(kind=SNAPSHOT_KIND).count() == 1
+
+
+def test_schema_pages_show_a_chosen_branch_with_its_own_snapshots(client_for, with_dev_branch):
+    project = with_dev_branch
+    dev = branch(project, "dev")
+    with psycopg.connect(read_url(project, dev), autocommit=True) as conn:
+        conn.execute("CREATE TABLE reviews (id int PRIMARY KEY, body json)")
+    client = client_for("engineer")
+    empty = client.get("/projects/pagila-neon/schema/?branch=dev").content.decode()
+    assert "No schema snapshot has been taken" in empty
+    assert '<option value="dev" selected>dev</option>' in empty  # the branch picker
+    assert '<input type="hidden" name="branch" value="dev">' in empty  # Refresh acts on dev
+
+    response = client.post("/projects/pagila-neon/schema/refresh/", {"branch": "dev"})
+    assert response["Location"] == "/projects/pagila-neon/schema/?branch=dev"
+    run = TaskRun.objects.get(kind=SNAPSHOT_KIND)
+    assert run.params["branch"] == dev.branch_id
+    run_capture(taskruns.claim(str(run.pk)))
+    run.refresh_from_db()
+    assert run.status == "succeeded", run.error
+    assert project.schema_snapshots.get().branch_id == dev.branch_id
+
+    page = client.get("/projects/pagila-neon/schema/?branch=dev").content.decode()
+    assert "Branch <strong>dev</strong>: snapshot <strong>v1</strong>" in page
+    assert '<a href="/projects/pagila-neon/schema/public/reviews/?branch=dev">' in page
+    assert '<a href="/projects/pagila-neon/schema/advice/?branch=dev"' in page
+    table = client.get("/projects/pagila-neon/schema/public/reviews/?branch=dev")
+    assert table.status_code == 200 and "Branch <strong>dev</strong>." in table.content.decode()
+    advice = client.get("/projects/pagila-neon/schema/advice/?branch=dev").content.decode()
+    assert '<a href="/projects/pagila-neon/schema/public/reviews/?branch=dev">public.reviews</a>' in advice
+    # The default branch has no snapshot yet, and the dev-only table is not part of it.
+    assert "No schema snapshot has been taken" in client.get("/projects/pagila-neon/schema/").content.decode()
+    assert client.get("/projects/pagila-neon/schema/public/reviews/").status_code == 404
