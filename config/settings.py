@@ -197,6 +197,7 @@ CELERY_BEAT_SCHEDULE["schema-periodic-snapshots"] = {
 # Capturing reads the whole catalog in the background: it may take longer than a page's query,
 # but keeps the normal lock timeout so a held lock still gives "catalog busy" quickly.
 SCHEMA_CAPTURE_STATEMENT_TIMEOUT_MS = env_int("SCHEMA_CAPTURE_STATEMENT_TIMEOUT_MS", 60000, minimum=1000)
+
 # --- queries ---
 # Statement history (pg_stat_statements snapshots), live activity and health checks.
 QUERIES_COLLECT_INTERVAL_SECONDS = env_int("QUERIES_COLLECT_INTERVAL_SECONDS", 300, minimum=10)

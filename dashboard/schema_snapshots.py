@@ -15,7 +15,14 @@ from django.utils import timezone
 
 from dashboard.advisor import run_rules
 from dashboard.connections import read_url, target_settings
-from dashboard.introspection.model import Catalog, relation_from_dict, relation_to_dict, structure_fingerprint
+from dashboard.introspection.diff import CatalogDiff, diff_catalogs
+from dashboard.introspection.model import (
+    Catalog,
+    relation_fingerprint,
+    relation_from_dict,
+    relation_to_dict,
+    structure_fingerprint,
+)
 from dashboard.introspection.schema import read_catalog_from_url
 from dashboard.models import Project, SchemaRelation, SchemaSnapshot
 from dashboard.models.schema import SnapshotSource
@@ -27,7 +34,9 @@ def branch_key(branch) -> tuple[str, str]:
     """(id, name) of a Branch record from dashboard.neon.state.branches_for; ("", "") for the default."""
     if branch is None:
         return "", ""
-    branch_id = getattr(branch, "branch_id", None) or getattr(branch, "neon_branch_id", None) or str(branch.pk)
+    branch_id = (
+        getattr(branch, "branch_id", None) or getattr(branch, "neon_branch_id", None) or str(branch.pk)
+    )
     return str(branch_id), str(getattr(branch, "name", "") or branch_id)
 
 
@@ -40,7 +49,9 @@ def read_project_catalog(project: Project, branch=None) -> tuple[Catalog, int]:
     return catalog, int((time.monotonic() - started) * 1000)
 
 
-def capture_snapshot(project: Project, *, branch=None, source=SnapshotSource.MANUAL, user=None) -> SchemaSnapshot:
+def capture_snapshot(
+    project: Project, *, branch=None, source=SnapshotSource.MANUAL, user=None
+) -> SchemaSnapshot:
     """Read and store a snapshot. Raises TargetError/InvalidURL with a message safe to show."""
     catalog, elapsed_ms = read_project_catalog(project, branch)
     branch_id, branch_name = branch_key(branch)
@@ -69,11 +80,21 @@ def _relation_rows(snapshot: SchemaSnapshot, catalog: Catalog, findings: list[di
         by_relation.setdefault((f["schema"], f["table"]), []).append(f)
     return [
         SchemaRelation(
-            snapshot=snapshot, schema=r.schema, name=r.name, kind=r.kind, is_partition=r.is_partition,
-            parent_schema=r.parent_schema, parent_name=r.parent_name,
-            row_estimate=r.row_estimate, total_bytes=r.total_bytes, column_count=len(r.columns),
-            index_count=len(r.indexes), constraint_count=len(r.constraints), fk_count=len(r.foreign_keys),
+            snapshot=snapshot,
+            schema=r.schema,
+            name=r.name,
+            kind=r.kind,
+            is_partition=r.is_partition,
+            parent_schema=r.parent_schema,
+            parent_name=r.parent_name,
+            row_estimate=r.row_estimate,
+            total_bytes=r.total_bytes,
+            column_count=len(r.columns),
+            index_count=len(r.indexes),
+            constraint_count=len(r.constraints),
+            fk_count=len(r.foreign_keys),
             incoming_fk_count=len(r.incoming),
+            structure_hash=relation_fingerprint(r),
             detail=relation_to_dict(r) | {"findings": by_relation.get((r.schema, r.name), [])},
         )  # fmt: skip
         for r in catalog.relations
@@ -122,12 +143,32 @@ def latest_snapshot(project: Project, branch_id: str = "") -> SchemaSnapshot | N
     )
 
 
-def load_catalog(snapshot: SchemaSnapshot) -> Catalog:
-    """The full Catalog of a stored snapshot (reads every relation's detail: for diffs, not for pages)."""
+def diff_snapshots(old: SchemaSnapshot, new: SchemaSnapshot) -> CatalogDiff:
+    """The diff of two stored snapshots, loading only relations whose structure hashes differ.
+
+    Relations with equal hashes cannot differ, so leaving them out gives the same result as
+    diffing the full catalogs, without decoding thousands of unchanged relations.
+    """
+    hashes = [
+        dict(((s, n), h) for s, n, h in snap.relations.values_list("schema", "name", "structure_hash"))
+        for snap in (old, new)
+    ]
+    changed = {key for key in hashes[0].keys() | hashes[1].keys() if hashes[0].get(key) != hashes[1].get(key)}
+    catalogs = [load_catalog(snap, only=changed) for snap in (old, new)]
+    return diff_catalogs(*catalogs)
+
+
+def load_catalog(snapshot: SchemaSnapshot, only: set[tuple[str, str]] | None = None) -> Catalog:
+    """The Catalog of a stored snapshot; with `only`, just those (schema, name) relations."""
     data = dict(snapshot.data)
     data["server_version"] = snapshot.server_version
     data.setdefault("server_version_num", 0)
     catalog = Catalog.from_dict({**data, "relations": []})
-    details = SchemaRelation.objects.filter(snapshot=snapshot).order_by("schema", "name").values_list("detail", flat=True)
+    rows = SchemaRelation.objects.filter(snapshot=snapshot).order_by("schema", "name")
+    if only is not None:
+        wanted = {key for key in only}
+        ids = [pk for pk, s, n in rows.values_list("pk", "schema", "name") if (s, n) in wanted]
+        rows = rows.filter(pk__in=ids)
+    details = rows.values_list("detail", flat=True)
     catalog.relations = [relation_from_dict(d) for d in details.iterator(chunk_size=1000)]
     return catalog

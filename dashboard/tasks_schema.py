@@ -19,27 +19,58 @@ from dashboard.targets.urls import InvalidURL
 SNAPSHOT_KIND = "schema_snapshot"
 
 
-def active_capture(project: Project) -> TaskRun | None:
+def _captures(project: Project, branch_id: str):
+    runs = TaskRun.objects.filter(project=project, kind=SNAPSHOT_KIND)
+    if branch_id:
+        return runs.filter(params__branch=branch_id)
+    return runs.filter(Q(params__branch="") | ~Q(params__has_key="branch"))
+
+
+def latest_capture(project: Project, branch_id: str = "") -> TaskRun | None:
+    return _captures(project, branch_id).order_by("-created_at").first()
+
+
+def active_capture(project: Project, branch_id: str = "") -> TaskRun | None:
     return (
-        TaskRun.objects.filter(project=project, kind=SNAPSHOT_KIND, status__in=[TaskStatus.QUEUED, TaskStatus.RUNNING])
+        _captures(project, branch_id)
+        .filter(status__in=[TaskStatus.QUEUED, TaskStatus.RUNNING])
         .order_by("-created_at")
         .first()
     )
 
 
-def request_snapshot(project: Project, *, user=None, source: str = SnapshotSource.MANUAL) -> TaskRun:
-    """Queue a capture unless one is already queued or running; other areas call this after applying a change."""
-    return active_capture(project) or taskruns.enqueue(
-        capture_schema_snapshot, SNAPSHOT_KIND, project=project, user=user, params={"source": source}
+def request_snapshot(
+    project: Project, *, user=None, source: str = SnapshotSource.MANUAL, branch_id: str = ""
+) -> TaskRun:
+    """Queue a capture unless one is already queued or running; other areas call this after applying a change.
+
+    `branch_id` is a Neon branch id ("" for the project's own connection, its default branch).
+    """
+    return active_capture(project, branch_id) or taskruns.enqueue(
+        capture_schema_snapshot,
+        SNAPSHOT_KIND,
+        project=project,
+        user=user,
+        params={"source": source, "branch": branch_id},
     )
 
 
 def run_capture(run: TaskRun) -> None:
     project = run.project
     source = run.params.get("source", SnapshotSource.MANUAL)
+    if source == SnapshotSource.PERIODIC and compute_is_idle(project):
+        # The compute may have suspended since the beat queued this run: never wake it for a periodic read.
+        taskruns.succeed(run, {"skipped": "compute idle"}, progress="Skipped: the compute is idle")
+        return
+    branch = None
+    if run.params.get("branch"):
+        branch = _find_branch(project, run.params["branch"])
+        if branch is None:
+            taskruns.fail(run, "That branch is no longer known for this project.")
+            return
     taskruns.heartbeat(run, "Reading the catalog")
     try:
-        snapshot = capture_snapshot(project, source=source, user=run.created_by)
+        snapshot = capture_snapshot(project, branch=branch, source=source, user=run.created_by)
     except (TargetError, InvalidURL) as exc:
         message = getattr(exc, "message", str(exc))
         if getattr(exc, "code", "") == "busy":
@@ -48,7 +79,11 @@ def run_capture(run: TaskRun) -> None:
         audit.record(run.created_by, "schema.snapshot", project=project, outcome=Outcome.FAILURE, error=message,
                      source=source)  # fmt: skip
         return
-    result = {"snapshot_id": snapshot.pk, "version": snapshot.version, "relations": snapshot.counts.get("relations")}
+    result = {
+        "snapshot_id": snapshot.pk,
+        "version": snapshot.version,
+        "relations": snapshot.counts.get("relations"),
+    }
     taskruns.succeed(run, result, progress=f"Snapshot v{snapshot.version} taken")
     audit.record(run.created_by, "schema.snapshot", project=project, obj=snapshot, source=source,
                  version=snapshot.version)  # fmt: skip
@@ -106,7 +141,9 @@ def run_branch_compare(run: TaskRun) -> None:
             return
         taskruns.heartbeat(run, f"Reading the schema of branch {run.params[role]}")
         try:
-            snapshot = capture_snapshot(project, branch=branch, source=SnapshotSource.BRANCH, user=run.created_by)
+            snapshot = capture_snapshot(
+                project, branch=branch, source=SnapshotSource.BRANCH, user=run.created_by
+            )
         except (TargetError, InvalidURL) as exc:
             taskruns.fail(run, getattr(exc, "message", str(exc)))
             return

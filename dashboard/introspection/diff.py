@@ -100,6 +100,11 @@ def relation_changes(old: Relation, new: Relation) -> list[Change]:
     changes += _compare_maps({i.name: i.definition + ("" if i.valid else " (invalid)") for i in old.indexes},
                              {i.name: i.definition + ("" if i.valid else " (invalid)") for i in new.indexes},
                              "index")  # fmt: skip
+    changes += _compare_maps({i.name: i.comment for i in old.indexes if i.comment},
+                             {i.name: i.comment for i in new.indexes if i.comment}, "comment on index")  # fmt: skip
+    changes += _compare_maps({c.name: c.comment for c in old.constraints if c.comment},
+                             {c.name: c.comment for c in new.constraints if c.comment},
+                             "comment on constraint")  # fmt: skip
     changes += _compare_maps({t.name: t.definition for t in old.triggers}, {t.name: t.definition for t in new.triggers},
                              "trigger")  # fmt: skip
     return changes

@@ -77,6 +77,7 @@ class Index:
     constraint: str | None = None  # the constraint this index enforces, if any
     size_bytes: int = 0
     scans: int | None = None
+    comment: str | None = None
 
     @property
     def partial(self) -> bool:
@@ -300,6 +301,28 @@ VOLATILE_RELATION_FIELDS = (
 VOLATILE_INDEX_FIELDS = ("size_bytes", "scans")
 
 
+def _structural_relation(relation: dict) -> dict:
+    relation = {k: v for k, v in relation.items() if k not in VOLATILE_RELATION_FIELDS and k != "findings"}
+    relation["indexes"] = [
+        {k: v for k, v in i.items() if k not in VOLATILE_INDEX_FIELDS} for i in relation["indexes"]
+    ]
+    return relation
+
+
+def relation_fingerprint(relation: Relation) -> str:
+    """A hash of one relation's own structure (not statistics, not keys pointing at it from elsewhere).
+
+    Two snapshots' relations with equal fingerprints have no differences for the diff, so a diff
+    only needs to load the relations whose fingerprints differ.
+    """
+    import hashlib
+    import json
+
+    data = _structural_relation(asdict(relation))
+    data.pop("incoming", None)
+    return hashlib.sha256(json.dumps(data, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
 def structure_fingerprint(catalog: Catalog) -> str:
     """A hash of the schema's structure only, so two captures of an unchanged schema compare equal."""
     import hashlib
@@ -308,12 +331,7 @@ def structure_fingerprint(catalog: Catalog) -> str:
     data = catalog.to_dict()
     data.pop("server_version", None)
     data.pop("server_version_num", None)
-    for relation in data["relations"]:
-        for key in VOLATILE_RELATION_FIELDS:
-            relation.pop(key, None)
-        for index in relation["indexes"]:
-            for key in VOLATILE_INDEX_FIELDS:
-                index.pop(key, None)
+    data["relations"] = [_structural_relation(r) for r in data["relations"]]
     for sequence in data["sequences"]:
         sequence.pop("last_value", None)
     encoded = json.dumps(data, sort_keys=True, separators=(",", ":")).encode()

@@ -146,7 +146,7 @@ SELECT i.indrelid, ic.relname, pg_get_indexdef(i.indexrelid), am.amname,
        ARRAY(SELECT {index_column} FROM generate_series(i.indnkeyatts + 1, i.indnatts) k ORDER BY k),
        i.indisunique, i.indisprimary, i.indisvalid AND i.indisready,
        pg_get_expr(i.indpred, i.indrelid), i.indexprs IS NOT NULL,
-       con.conname, pg_relation_size(i.indexrelid), s.idx_scan
+       con.conname, pg_relation_size(i.indexrelid), s.idx_scan, obj_description(i.indexrelid, 'pg_class')
 FROM pg_index i
 JOIN pg_class ic ON ic.oid = i.indexrelid
 JOIN pg_class c ON c.oid = i.indrelid
@@ -330,13 +330,13 @@ def _read_constraints(cur: psycopg.Cursor, by_oid: dict[int, Relation]) -> None:
 
 def _read_indexes(cur: psycopg.Cursor, by_oid: dict[int, Relation]) -> None:
     for oid, name, definition, method, columns, include, unique, primary, valid, predicate, has_expr, \
-            constraint, size, scans in _rows(cur, INDEXES_SQL):  # fmt: skip
+            constraint, size, scans, comment in _rows(cur, INDEXES_SQL):  # fmt: skip
         if oid in by_oid:
             by_oid[oid].index_bytes += size
             by_oid[oid].indexes.append(Index(
                 name=name, definition=definition, method=method, columns=list(columns), include=list(include),
                 unique=unique, primary=primary, valid=valid, predicate=predicate, has_expressions=has_expr,
-                constraint=constraint, size_bytes=size, scans=scans,
+                constraint=constraint, size_bytes=size, scans=scans, comment=comment,
             ))  # fmt: skip
 
 

@@ -21,7 +21,9 @@ class SnapshotSource(models.TextChoices):
 
 
 class SchemaSnapshot(models.Model):
-    project = models.ForeignKey("dashboard.Project", on_delete=models.CASCADE, related_name="schema_snapshots")
+    project = models.ForeignKey(
+        "dashboard.Project", on_delete=models.CASCADE, related_name="schema_snapshots"
+    )
     # "" is the project's own connection (its default branch); a Neon branch id otherwise.
     branch_id = models.CharField(max_length=64, blank=True, default="")
     branch_name = models.CharField(max_length=200, blank=True, default="")
@@ -73,6 +75,8 @@ class SchemaRelation(models.Model):
     constraint_count = models.PositiveIntegerField(default=0)
     fk_count = models.PositiveIntegerField(default=0)
     incoming_fk_count = models.PositiveIntegerField(default=0)
+    # Hash of the relation's structure: a diff loads only relations whose hashes differ.
+    structure_hash = models.CharField(max_length=64, default="")
     # The Relation dataclass as a dict, plus "findings": the advisor findings about this relation.
     detail = models.JSONField(default=dict)
 
@@ -81,7 +85,9 @@ class SchemaRelation(models.Model):
             models.UniqueConstraint(fields=["snapshot", "schema", "name"], name="schema_relation_unique"),
         ]
         indexes = [
-            models.Index(fields=["snapshot", "parent_schema", "parent_name"], name="schema_relation_partitions"),
+            models.Index(
+                fields=["snapshot", "parent_schema", "parent_name"], name="schema_relation_partitions"
+            ),
         ]
 
     def __str__(self) -> str:

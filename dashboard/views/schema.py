@@ -6,6 +6,7 @@ table page reads one row. Capturing (Refresh, branch comparison) runs in Celery.
 """
 
 import json
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib import messages
@@ -23,16 +24,15 @@ from django_htmx.http import HttpResponseStopPolling
 from dashboard import audit, taskruns
 from dashboard.access import get_project_for_user
 from dashboard.advisor.rules import RULES, SEVERITIES
-from dashboard.introspection.diff import diff_catalogs
 from dashboard.introspection.model import FK_ACTIONS, RELATION_KINDS, Catalog, relation_from_dict
 from dashboard.models import Role, SchemaRelation, SchemaSnapshot, TaskRun
 from dashboard.models.core import Outcome
-from dashboard.neon.state import branches_for
-from dashboard.schema_snapshots import branch_key, latest_snapshot, load_catalog
+from dashboard.neon.state import branches_for, resolve_branch
+from dashboard.schema_snapshots import branch_key, diff_snapshots, latest_snapshot
 from dashboard.tasks_schema import (
     BRANCH_COMPARE_KIND,
-    SNAPSHOT_KIND,
     compare_branch_schemas,
+    latest_capture,
     request_snapshot,
 )
 
@@ -59,12 +59,39 @@ def _latest_run(project, kind: str) -> TaskRun | None:
     return TaskRun.objects.filter(project=project, kind=kind).order_by("-created_at").first()
 
 
-def _snapshot_context(request, project, membership) -> dict:
+@dataclass(frozen=True)
+class BranchChoice:
+    """The Neon branch a schema page shows: ?branch=<name or id>; the default branch is id "" and name ""."""
+
+    id: str = ""
+    name: str = ""
+
+    @property
+    def query(self) -> str:
+        """ "branch=<name>&" to start a query string with, or "" for the default branch."""
+        return urlencode({"branch": self.name}) + "&" if self.name else ""
+
+    @property
+    def suffix(self) -> str:
+        return "?" + urlencode({"branch": self.name}) if self.name else ""
+
+
+def _branch_choice(project, wanted: str) -> BranchChoice:
+    """Unknown names fall back to the default branch (the picker says so); so does the default itself."""
+    record = resolve_branch(project, wanted.strip()) if wanted.strip() else None
+    if record is None or record.is_default:
+        return BranchChoice()
+    branch_id, name = branch_key(record)
+    return BranchChoice(branch_id, name)
+
+
+def _snapshot_context(request, project, membership, branch: BranchChoice) -> dict:
     return {
         "project": project,
         "membership": membership,
-        "snapshot": latest_snapshot(project),
-        "run": _latest_run(project, SNAPSHOT_KIND),
+        "branch": branch,
+        "snapshot": latest_snapshot(project, branch.id),
+        "run": latest_capture(project, branch.id),
         "can_refresh": membership.has_role(Role.ENGINEER),
     }
 
@@ -87,7 +114,7 @@ def _relation_filters(request, snapshot) -> tuple[dict, object]:
         rows = rows.filter(kind=kind)
     else:
         kind = ""
-    filters = {"q": q, "schema": schema, "kind": kind, "sort": sort}
+    filters = {"q": q, "schema": schema, "kind": kind, "sort": sort, "branch": ""}
     return filters, rows.order_by(*SORTS[sort])
 
 
@@ -120,17 +147,19 @@ def _sort_headers(filters: dict) -> list[dict]:
 @require_GET
 def schema_overview(request, slug):
     project, membership = get_project_for_user(request, slug)
-    context = _snapshot_context(request, project, membership)
+    branch = _branch_choice(project, request.GET.get("branch", ""))
+    context = _snapshot_context(request, project, membership, branch)
     snapshot = context["snapshot"]
     if snapshot is not None:
         filters, rows = _relation_filters(request, snapshot)
+        filters["branch"] = branch.name
         page = Paginator(rows, settings.SCHEMA_PAGE_SIZE).get_page(request.GET.get("page"))
         schemas = (
             SchemaRelation.objects.filter(snapshot=snapshot).values("schema")
             .annotate(relations=Count("id"), bytes=Sum("total_bytes")).order_by("schema")
         )  # fmt: skip
         for row in page.object_list:
-            row.url = table_url(project.slug, row.schema, row.name)
+            row.url = table_url(project.slug, row.schema, row.name, branch.name)
             row.kind_label = RELATION_KINDS.get(row.kind, row.kind)
         context.update(
             page=page,
@@ -140,19 +169,20 @@ def schema_overview(request, slug):
             query_prefix=_query_string(filters),
             headers=_sort_headers(filters),
         )
-    template = (
-        "schema/_relations.html"
-        if request.htmx and request.GET.get("partial") == "1"
-        else "schema/overview.html"
+    # The search box swaps only the relations list; a history restore (back button after a
+    # cache miss) needs the whole page even though its pushed URL says partial=1.
+    wants_partial = (
+        request.htmx and not request.htmx.history_restore_request and request.GET.get("partial") == "1"
     )
+    template = "schema/_relations.html" if wants_partial else "schema/overview.html"
     return render(request, template, context)
 
 
 # --- snapshot refresh -----------------------------------------------------------------
 
 
-def _refresh_status(request, project, membership):
-    context = _snapshot_context(request, project, membership)
+def _refresh_status(request, project, membership, branch: BranchChoice):
+    context = _snapshot_context(request, project, membership, branch)
     response = render(request, "schema/_refresh_status.html", context)
     run = context["run"]
     if request.htmx and (run is None or run.is_finished):
@@ -166,15 +196,18 @@ def schema_refresh(request, slug):
     """GET: the refresh status partial (polled by htmx). POST: capture a new snapshot (engineer)."""
     if request.method == "GET":
         project, membership = get_project_for_user(request, slug)
-        return _refresh_status(request, project, membership)
+        return _refresh_status(
+            request, project, membership, _branch_choice(project, request.GET.get("branch", ""))
+        )
     project, membership = get_project_for_user(request, slug, Role.ENGINEER)
+    branch = _branch_choice(project, request.POST.get("branch", ""))
     with transaction.atomic():
-        run = request_snapshot(project, user=request.user)
-        audit.record(request.user, "schema.refresh", project=project, obj=run)
+        run = request_snapshot(project, user=request.user, branch_id=branch.id)
+        audit.record(request.user, "schema.refresh", project=project, obj=run, branch=branch.name)
     if request.htmx:
-        return _refresh_status(request, project, membership)
+        return _refresh_status(request, project, membership, branch)
     messages.info(request, "Taking a schema snapshot; the page updates when it is ready.")
-    return redirect(f"/projects/{project.slug}/schema/")
+    return redirect(f"/projects/{project.slug}/schema/{branch.suffix}")
 
 
 # --- one relation ---------------------------------------------------------------------
@@ -186,15 +219,17 @@ LATEST_RELATION_SQL = """
 SELECT r.detail, s.id, s.version, s.taken_at, s.server_version
 FROM dashboard_schemarelation r JOIN dashboard_schemasnapshot s ON s.id = r.snapshot_id
 WHERE r.snapshot_id = (SELECT id FROM dashboard_schemasnapshot
-                       WHERE project_id = %s AND branch_id = '' ORDER BY version DESC LIMIT 1)
+                       WHERE project_id = %s AND branch_id = %s ORDER BY version DESC LIMIT 1)
   AND r.schema = %s AND r.name = %s
 """
 
 
-def latest_relation(project, schema: str, table: str) -> tuple[dict, SchemaSnapshot] | None:
-    """The relation's detail in the latest default-branch snapshot, and that snapshot (id, version, time)."""
+def latest_relation(
+    project, schema: str, table: str, branch_id: str = ""
+) -> tuple[dict, SchemaSnapshot] | None:
+    """The relation's detail in the branch's latest snapshot, and that snapshot (id, version, time)."""
     with connection.cursor() as cur:
-        cur.execute(LATEST_RELATION_SQL, [project.pk, schema, table])
+        cur.execute(LATEST_RELATION_SQL, [project.pk, branch_id, schema, table])
         row = cur.fetchone()
     if row is None:
         return None
@@ -210,7 +245,8 @@ def latest_relation(project, schema: str, table: str) -> tuple[dict, SchemaSnaps
 @require_GET
 def schema_table(request, slug, schema, table):
     project, membership = get_project_for_user(request, slug)
-    found = latest_relation(project, schema, table)
+    branch = _branch_choice(project, request.GET.get("branch", ""))
+    found = latest_relation(project, schema, table, branch.id)
     if found is None:
         raise Http404("No such relation in the latest snapshot")
     detail, snapshot = found
@@ -230,23 +266,25 @@ def schema_table(request, slug, schema, table):
         "outgoing": [
             {
                 "fk": fk,
-                "url": table_url(slug, fk.ref_schema, fk.ref_table),
+                "url": table_url(slug, fk.ref_schema, fk.ref_table, branch.name),
                 "on_update": FK_ACTIONS.get(fk.on_update, fk.on_update),
                 "on_delete": FK_ACTIONS.get(fk.on_delete, fk.on_delete),
             }
             for fk in relation.foreign_keys
         ],  # fmt: skip
         "incoming": [
-            {"ref": ref, "url": table_url(slug, ref.schema, ref.table)} for ref in relation.incoming
+            {"ref": ref, "url": table_url(slug, ref.schema, ref.table, branch.name)}
+            for ref in relation.incoming
         ],
         "partitions": [
-            {"schema": s, "name": n, "bytes": b, "rows": r, "url": table_url(slug, s, n)}
+            {"schema": s, "name": n, "bytes": b, "rows": r, "url": table_url(slug, s, n, branch.name)}
             for s, n, b, r in partitions
         ],
-        "parent_url": table_url(slug, relation.parent_schema, relation.parent_name)
+        "parent_url": table_url(slug, relation.parent_schema, relation.parent_name, branch.name)
         if relation.is_partition
         else "",
-        "diagram": fk_diagram(slug, relation),
+        "diagram": fk_diagram(slug, relation, branch.name),
+        "branch": branch,
         "findings": detail.get("findings", []),
     }
     return render(request, "schema/table.html", context)
@@ -266,7 +304,8 @@ OBJECTS_SHOWN = 500  # per kind; a database with more shows the first ones and s
 def schema_objects(request, slug):
     """Schemas, sequences, types, functions and extensions of the latest snapshot."""
     project, membership = get_project_for_user(request, slug)
-    context = _snapshot_context(request, project, membership)
+    branch = _branch_choice(project, request.GET.get("branch", ""))
+    context = _snapshot_context(request, project, membership, branch)
     snapshot = context["snapshot"]
     if snapshot is not None:
         data = SchemaSnapshot.objects.filter(pk=snapshot.pk).values_list("data", flat=True).first() or {}
@@ -275,7 +314,9 @@ def schema_objects(request, slug):
         for seq in catalog.sequences[:OBJECTS_SHOWN]:
             share = seq.used_share
             owner_url = (
-                table_url(project.slug, seq.owned_by_schema, seq.owned_by_table) if seq.owned_by_table else ""
+                table_url(project.slug, seq.owned_by_schema, seq.owned_by_table, branch.name)
+                if seq.owned_by_table
+                else ""
             )
             sequences.append(
                 {
@@ -305,7 +346,8 @@ def schema_objects(request, slug):
 @require_GET
 def schema_advice(request, slug):
     project, membership = get_project_for_user(request, slug)
-    context = _snapshot_context(request, project, membership)
+    branch = _branch_choice(project, request.GET.get("branch", ""))
+    context = _snapshot_context(request, project, membership, branch)
     snapshot = context["snapshot"]
     if snapshot is not None:
         findings = snapshot_findings(snapshot)
@@ -317,11 +359,15 @@ def schema_advice(request, slug):
         ]  # fmt: skip
         for f in shown:
             if f.get("table"):
-                f["url"] = table_url(project.slug, f["schema"], f["table"])
+                f["url"] = table_url(project.slug, f["schema"], f["table"], branch.name)
         by_rule: dict[str, int] = {}
         for f in findings:
             by_rule[f["rule"]] = by_rule.get(f["rule"], 0) + 1
-        filters = {"severity": severity if severity in SEVERITIES else "", "rule": rule_id}
+        filters = {
+            "branch": branch.name,
+            "severity": severity if severity in SEVERITIES else "",
+            "rule": rule_id,
+        }
         context.update(
             page=Paginator(shown, FINDINGS_PER_PAGE).get_page(request.GET.get("page")),
             rules=[{"rule": r, "count": by_rule.get(r.id, 0)} for r in RULES],
@@ -380,7 +426,7 @@ def schema_diff(request, slug):
 
 
 def _diff_with_links(project, old, new):
-    diff = diff_catalogs(load_catalog(old), load_catalog(new))
+    diff = diff_snapshots(old, new)
     for obj in diff.objects:
         obj.url = table_url(project.slug, obj.schema, obj.name) if obj.status != "removed" and obj.kind in (
             "table", "partitioned table", "view", "materialized view", "foreign table"

@@ -48,7 +48,7 @@ def _short(text: str, limit: int = 28) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def fk_diagram(slug: str, relation: Relation) -> Diagram:
+def fk_diagram(slug: str, relation: Relation, branch: str = "") -> Diagram:
     outgoing: dict[tuple[str, str], list[str]] = {}
     for fk in relation.foreign_keys:
         outgoing.setdefault((fk.ref_schema, fk.ref_table), []).append(fk.name)
@@ -62,13 +62,15 @@ def fk_diagram(slug: str, relation: Relation) -> Diagram:
     height = rows * (BOX_H + GAP) + GAP
     center_y = (height - BOX_H) // 2
     boxes = [Box(COL_X[1], center_y, relation.schema, relation.name,
-                 table_url(slug, relation.schema, relation.name), _short(relation.name), center=True)]  # fmt: skip
+                 table_url(slug, relation.schema, relation.name, branch), _short(relation.name), center=True)]  # fmt: skip
     edges = []
     for column, items in ((0, left), (2, right)):
         for i, ((schema, name), fk_names) in enumerate(items):
             y = GAP + i * (BOX_H + GAP)
             label = name if schema == relation.schema else f"{schema}.{name}"
-            boxes.append(Box(COL_X[column], y, schema, name, table_url(slug, schema, name), _short(label)))
+            boxes.append(
+                Box(COL_X[column], y, schema, name, table_url(slug, schema, name, branch), _short(label))
+            )
             if column == 0:  # this relation references the left box
                 edges.append(Edge(COL_X[1], center_y + BOX_H // 2, COL_X[0] + BOX_W, y + BOX_H // 2,
                                   ", ".join(fk_names)))  # fmt: skip

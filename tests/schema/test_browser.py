@@ -56,6 +56,12 @@ def test_hostile_catalog_names_never_run_as_script(
     expect(page.locator("main")).to_contain_text('<img src=x onerror="window.__pwned=1">')
     assert_no_script_ran(page, dialogs)
 
+    # A table named ".." keeps its own page (the browser must not resolve it as a dot segment).
+    page.goto(f"{live_server.url}/projects/shop/schema/?schema=public")
+    page.locator(f'#relations a[href="{table_url("shop", "public", "..")}"]').click()
+    expect(page.locator("h1")).to_contain_text("public...")
+    assert page.url.endswith(table_url("shop", "public", ".."))
+
     page.goto(f"{live_server.url}/projects/shop/schema/advice/")
     expect(page.locator("main")).to_contain_text("no-primary-key")
     assert_no_script_ran(page, dialogs)

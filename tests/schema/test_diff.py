@@ -5,7 +5,7 @@ import pytest
 from dashboard.introspection.diff import diff_catalogs
 from dashboard.introspection.schema import read_catalog_from_url
 from dashboard.models import TaskRun
-from dashboard.schema_snapshots import read_project_catalog, store_catalog
+from dashboard.schema_snapshots import diff_snapshots, load_catalog, read_project_catalog, store_catalog
 from dashboard.targets.connect import TargetSettings
 from tests.support import pg
 
@@ -17,6 +17,7 @@ BASE = (
     "CREATE TABLE legacy (id int)",
     "CREATE VIEW big AS SELECT * FROM orders WHERE total > 100",
     "CREATE FUNCTION answer() RETURNS int LANGUAGE sql AS 'SELECT 42'",
+    "CREATE TABLE untouched (id int PRIMARY KEY, customer_id int REFERENCES customers)",
 )
 CHANGES = (
     "ALTER TYPE mood ADD VALUE 'ok'",
@@ -28,6 +29,7 @@ CHANGES = (
     "CREATE TABLE invoices (id int PRIMARY KEY)",
     "CREATE OR REPLACE VIEW big AS SELECT * FROM orders WHERE total > 1000",
     "CREATE FUNCTION answer(x int) RETURNS int LANGUAGE sql AS 'SELECT x'",
+    "COMMENT ON INDEX customers_pkey IS 'one row per customer'",
 )
 
 
@@ -56,7 +58,8 @@ def test_diff_of_two_databases_groups_changes_by_object(two_databases):
     diff = diff_catalogs(read(base), read(head))
     summary = {(o.kind, o.label, o.status): [(c.part, c.status) for c in o.changes] for o in diff.objects}
     assert summary == {
-        ("table", "public.customers", "changed"): [("column created_at", "added"), ("column email", "changed")],
+        ("table", "public.customers", "changed"): [("column created_at", "added"), ("column email", "changed"),
+                                                   ("comment on index customers_pkey", "added")],
         ("table", "public.invoices", "added"): [],
         ("table", "public.legacy", "removed"): [],
         ("table", "public.orders", "changed"): [("constraint total_positive", "added"),
@@ -143,3 +146,16 @@ def test_branch_compare_with_unknown_branches_is_refused_and_audited(client_for,
     assert project.audit_events.filter(action="schema.compare_branches", outcome="failure").exists()
     page = client.get(response["Location"]).content.decode()
     assert "Choose two different branches of this project." in page
+
+
+@pytest.mark.django_db
+def test_snapshot_diff_loading_only_changed_relations_equals_the_full_diff(two_snapshots):
+    old, new = two_snapshots
+    full = diff_catalogs(load_catalog(old), load_catalog(new))
+    assert diff_snapshots(old, new) == full
+    # Only the unchanged table has equal hashes in both snapshots, so only it is skipped.
+    new_hashes = dict(new.relations.values_list("name", "structure_hash"))
+    same = {
+        name for name, h in old.relations.values_list("name", "structure_hash") if new_hashes.get(name) == h
+    }
+    assert same == {"untouched"}

@@ -11,7 +11,7 @@ pytestmark = pytest.mark.django_db
 
 SCRIPT = "<script>alert(1)</script>"
 HOSTILE_SCHEMA = 'we"ird <b>schema</b>'
-HOSTILE_TABLES = [SCRIPT, "a/b", "100% off", "Ünïcødé 表", "with 'quote' and \"dq\"", "x%2Fy"]
+HOSTILE_TABLES = [SCRIPT, "a/b", "100% off", "Ünïcødé 表", "with 'quote' and \"dq\"", "x%2Fy", "..", "."]
 HOSTILE_SQL = (
     'CREATE SCHEMA "we""ird <b>schema</b>"',
     'CREATE TABLE "we""ird <b>schema</b>"."<script>alert(1)</script>" ('
@@ -25,6 +25,8 @@ HOSTILE_SQL = (
     'CREATE TABLE public."Ünïcødé 表" (id int)',
     'CREATE TABLE public."with \'quote\' and ""dq""" (id int)',
     'CREATE TABLE public."x%2Fy" (id int)',
+    'CREATE TABLE public."." (id int)',
+    'CREATE TABLE public.".." (id int)',
     'CREATE TABLE "we""ird <b>schema</b>"."no <i>key</i>" (payload json)',
     "CREATE SCHEMA advice",
     "CREATE TABLE advice.diff (id int)",
@@ -85,6 +87,11 @@ def test_advice_page_escapes_names_in_messages_and_fix_sql(client_for, hostile):
     # the fix SQL quotes identifiers; the page shows it escaped
     assert html.escape('"we""ird <b>schema</b>"') in text
     assert re.search(r"no-primary-key", text)
+
+
+def test_dot_names_do_not_become_dot_segments_a_browser_would_resolve():
+    assert table_url("shop", "public", "..") == "/projects/shop/schema/public/%252E%252E/"
+    assert table_url("shop", ".", "t") == "/projects/shop/schema/%252E/t/"
 
 
 def test_sql_like_and_percent_search_terms_are_plain_text(client_for, hostile):

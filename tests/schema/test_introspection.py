@@ -30,6 +30,7 @@ EVERYTHING_SQL = (
     " ON UPDATE CASCADE ON DELETE SET NULL DEFERRABLE INITIALLY DEFERRED NOT VALID",
     "CREATE INDEX orders_recent ON app.orders (placed_at) WHERE placed_at > '2020-01-01'",
     "CREATE INDEX orders_lower ON app.orders ((id % 10))",
+    "COMMENT ON INDEX app.orders_lower IS 'for sharding by last digit'",
     'ALTER TABLE app.orders ADD COLUMN "Display Name" text',
     'CREATE INDEX orders_display ON app.orders ("Display Name", lower("Display Name")) INCLUDE (placed_at)',
     "CREATE TABLE app.events (id bigint, at date NOT NULL) PARTITION BY RANGE (at)",
@@ -49,9 +50,9 @@ EVERYTHING_SQL = (
 )
 
 
-@pytest.fixture(params=[15, 17], ids=["pg15", "pg17"])
+@pytest.fixture(params=[14, 15, 17, 18], ids=["pg14", "pg15", "pg17", "pg18"])
 def pg_major(request):
-    """The introspection tests run on the local Postgres 15 and on an embedded Postgres 17."""
+    """The introspection tests run on the local Postgres 15 and on embedded Postgres 14, 17 and 18."""
     return request.param
 
 
@@ -117,6 +118,7 @@ def test_reads_indexes_with_method_partial_expression_size_and_scans(everything)
         indexes["orders_recent"].predicate
         == "(placed_at > '2020-01-01 00:00:00+00'::timestamp with time zone)"
     )
+    assert indexes["orders_lower"].comment == "for sharding by last digit"
     assert indexes["orders_lower"].has_expressions and indexes["orders_lower"].columns == ["(id % 10)"]
     # plain columns keep their raw name (no quotes); expressions are shown as written
     assert indexes["orders_display"].columns == ["Display Name", 'lower("Display Name")']

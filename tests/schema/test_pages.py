@@ -84,6 +84,20 @@ def test_htmx_search_returns_only_the_relations_partial(client_for, project, tar
     assert html.lstrip().startswith('<div id="relations">') and "<html" not in html and "customers" in html
 
 
+def test_history_restore_of_a_pushed_search_url_gets_the_whole_page(
+    client_for, project, target_sql, snapshot
+):
+    target_sql(*SHOP_SQL)
+    snapshot()
+    response = client_for("viewer").get(
+        "/projects/shop/schema/?q=cust&partial=1",
+        HTTP_HX_REQUEST="true",
+        HTTP_HX_HISTORY_RESTORE_REQUEST="true",
+    )
+    html = response.content.decode()
+    assert html.startswith("<!doctype html>") and '<div id="relations">' in html and "customers" in html
+
+
 def test_table_page_shows_columns_constraints_indexes_and_foreign_key_links(
     client_for, project, target_sql, snapshot
 ):
