@@ -19,8 +19,14 @@ from psycopg import sql
 COLLECTOR_MARK = "neon-ops-dashboard"
 
 # Utility statements the dashboard's read-only transactions send (see targets.connect.read_only).
-OWN_UTILITY_PREFIXES = ("begin", "commit", "rollback", "set transaction read only", "set local statement_timeout",
-                        "set local lock_timeout")
+OWN_UTILITY_PREFIXES = (
+    "begin",
+    "commit",
+    "rollback",
+    "set transaction read only",
+    "set local statement_timeout",
+    "set local lock_timeout",
+)
 
 # Counters summed per interval; name in pg_stat_statements -> our field name.
 COUNTER_COLUMNS = {
@@ -61,8 +67,14 @@ class StatementCounters:
         return (self.userid, self.queryid, self.toplevel)
 
     def counters(self) -> tuple:
-        return (self.calls, self.total_exec_ms, self.total_plan_ms, self.rows, self.shared_blks_hit,
-                self.shared_blks_read)
+        return (
+            self.calls,
+            self.total_exec_ms,
+            self.total_plan_ms,
+            self.rows,
+            self.shared_blks_hit,
+            self.shared_blks_read,
+        )
 
 
 @dataclass
@@ -137,7 +149,8 @@ def read_snapshot(cur: psycopg.Cursor) -> StatementsSnapshot:
         cur.execute(_counters_sql(columns), (dbid,))
     except psycopg.errors.ObjectNotInPrerequisiteState as exc:
         raise StatementsUnavailable(
-            "pg_stat_statements must be loaded via shared_preload_libraries: " + (exc.diag.message_primary or "")
+            "pg_stat_statements must be loaded via shared_preload_libraries: "
+            + (exc.diag.message_primary or "")
         ) from None
     entries = [StatementCounters(*row) for row in cur.fetchall()]
     cur.execute(ROLES_SQL)

@@ -17,7 +17,11 @@ from dashboard.targets.connect import TargetError, connect, explain_query_error,
 from dashboard.targets.urls import InvalidURL
 
 ACTIONS = {
-    "cancel": {"role": Role.ENGINEER, "verb": "Cancel the running query of", "done": "Cancelled the query of"},
+    "cancel": {
+        "role": Role.ENGINEER,
+        "verb": "Cancel the running query of",
+        "done": "Cancelled the query of",
+    },
     "terminate": {"role": Role.ADMIN, "verb": "Terminate the session", "done": "Terminated the session"},
 }
 
@@ -61,7 +65,9 @@ def _signal(project, pid: int, action: str) -> tuple[bool | None, str]:
     try:
         cfg = target_settings(url)
         with connect(url, cfg).conn as conn, conn.transaction():
-            conn.execute(sql.SQL("SET LOCAL statement_timeout = {}").format(sql.Literal(cfg.statement_timeout_ms)))
+            conn.execute(
+                sql.SQL("SET LOCAL statement_timeout = {}").format(sql.Literal(cfg.statement_timeout_ms))
+            )
             return signal_backend(conn, pid, action), ""
     except (TargetError, InvalidURL) as exc:
         return None, getattr(exc, "message", str(exc))
@@ -75,14 +81,26 @@ def activity_signal(request, slug, pid, action):
     spec = ACTIONS[action]
     project, membership = get_project_for_user(request, slug, spec["role"])
     if request.method == "GET":  # the confirmation step when JavaScript (hx-confirm) is not there
-        return render(request, "activity/confirm.html", {"project": project, "pid": pid, "action": action,
-                                                         "verb": spec["verb"]})
+        return render(
+            request,
+            "activity/confirm.html",
+            {"project": project, "pid": pid, "action": action, "verb": spec["verb"]},
+        )
     signalled, error = _signal(project, pid, action)
     if error or not signalled:
-        message = error or (f"No session {pid} in this database (it may have ended)." if signalled is None
-                            else f"Postgres refused to signal session {pid}.")
-        audit.record(request.user, f"activity.{action}", project=project, outcome=Outcome.FAILURE, pid=pid,
-                     error=message[:500])
+        message = error or (
+            f"No session {pid} in this database (it may have ended)."
+            if signalled is None
+            else f"Postgres refused to signal session {pid}."
+        )
+        audit.record(
+            request.user,
+            f"activity.{action}",
+            project=project,
+            outcome=Outcome.FAILURE,
+            pid=pid,
+            error=message[:500],
+        )
         messages.error(request, message)
     else:
         audit.record(request.user, f"activity.{action}", project=project, pid=pid)
@@ -94,8 +112,16 @@ def activity_signal(request, slug, pid, action):
 
 urlpatterns = [
     path("projects/<slug:slug>/activity/", activity_page, name="activity_page"),
-    path("projects/<slug:slug>/activity/<int:pid>/cancel/", activity_signal, {"action": "cancel"},
-         name="activity_cancel"),
-    path("projects/<slug:slug>/activity/<int:pid>/terminate/", activity_signal, {"action": "terminate"},
-         name="activity_terminate"),
+    path(
+        "projects/<slug:slug>/activity/<int:pid>/cancel/",
+        activity_signal,
+        {"action": "cancel"},
+        name="activity_cancel",
+    ),
+    path(
+        "projects/<slug:slug>/activity/<int:pid>/terminate/",
+        activity_signal,
+        {"action": "terminate"},
+        name="activity_terminate",
+    ),
 ]

@@ -15,7 +15,9 @@ STATUS_VALUE = {"ok": 0, "warning": 1, "critical": 2, "unknown": -1}
 
 
 def _unauthorized() -> HttpResponse:
-    response = JsonResponse({"error": "A valid token is required: Authorization: Bearer <token>."}, status=401)
+    response = JsonResponse(
+        {"error": "A valid token is required: Authorization: Bearer <token>."}, status=401
+    )
     response["WWW-Authenticate"] = 'Bearer realm="neon-ops-dashboard"'
     return response
 
@@ -54,15 +56,22 @@ def metrics_text(projects) -> str:
         "# HELP neon_ops_health_status Health check status: 0 ok, 1 warning, 2 critical, -1 unknown.",
         "# TYPE neon_ops_health_status gauge",
     ]
-    values = ["# HELP neon_ops_health_value Measured value of the health check.", "# TYPE neon_ops_health_value gauge"]
-    ages = ["# HELP neon_ops_health_taken_timestamp_seconds When the checks were taken (Unix time).",
-            "# TYPE neon_ops_health_taken_timestamp_seconds gauge"]
+    values = [
+        "# HELP neon_ops_health_value Measured value of the health check.",
+        "# TYPE neon_ops_health_value gauge",
+    ]
+    ages = [
+        "# HELP neon_ops_health_taken_timestamp_seconds When the checks were taken (Unix time).",
+        "# TYPE neon_ops_health_taken_timestamp_seconds gauge",
+    ]
     for project in projects:
         health = latest(project)
         slug = _label(project.slug)
         if health["snapshot"]:
-            ages.append(f'neon_ops_health_taken_timestamp_seconds{{project="{slug}"}} '
-                        f'{health["snapshot"].taken_at.timestamp():.0f}')
+            ages.append(
+                f'neon_ops_health_taken_timestamp_seconds{{project="{slug}"}} '
+                f"{health['snapshot'].taken_at.timestamp():.0f}"
+            )
         for check in sorted(health["checks"], key=lambda c: c["id"]):
             labels = f'project="{slug}",check="{_label(check["id"])}"'
             lines.append(f"neon_ops_health_status{{{labels}}} {STATUS_VALUE.get(check['status'], -1)}")

@@ -34,8 +34,9 @@ class BlockedUpdate:
     def _until_waiting(self, url: str) -> None:
         with psycopg.connect(url) as conn:
             for _ in range(100):
-                waiting = conn.execute("SELECT wait_event_type FROM pg_stat_activity WHERE pid = %s",
-                                       (self.waiter_pid,)).fetchone()
+                waiting = conn.execute(
+                    "SELECT wait_event_type FROM pg_stat_activity WHERE pid = %s", (self.waiter_pid,)
+                ).fetchone()
                 if waiting and waiting[0] == "Lock":
                     return
                 time.sleep(0.05)
@@ -61,8 +62,10 @@ def blocked(target_url):
 
 def test_activity_shows_blocked_session_under_its_blocker(client_for, project, blocked):
     body = client_for("viewer").get("/projects/shop/activity/").content.decode()
-    tree = body[body.index("Blocking tree"):body.index('id="sessions-table"')]
-    assert tree.index(f"<strong>{blocked.holder_pid}</strong>") < tree.index(f"<strong>{blocked.waiter_pid}</strong>")
+    tree = body[body.index("Blocking tree") : body.index('id="sessions-table"')]
+    assert tree.index(f"<strong>{blocked.holder_pid}</strong>") < tree.index(
+        f"<strong>{blocked.waiter_pid}</strong>"
+    )
     assert f"blocked by {blocked.holder_pid}" in tree
     assert "idle in transaction" in body and "Lock: transactionid" in body
     assert "1 blocked" in body
@@ -89,8 +92,9 @@ def test_engineer_cancels_the_blocked_query_with_audit(client_for, project, bloc
 
 
 def test_admin_terminates_the_blocker_and_the_waiter_proceeds(client_for, project, blocked):
-    response = client_for("admin").post(f"/projects/shop/activity/{blocked.holder_pid}/terminate/",
-                                        HTTP_HX_REQUEST="true")
+    response = client_for("admin").post(
+        f"/projects/shop/activity/{blocked.holder_pid}/terminate/", HTTP_HX_REQUEST="true"
+    )
     assert response.status_code == 200
     assert f"Terminated the session {blocked.holder_pid}" in response.content.decode()
     blocked.thread.join(5)

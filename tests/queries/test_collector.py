@@ -84,8 +84,10 @@ def test_entry_reset_starts_new_series_instead_of_negative_delta(project, target
     # Reset only this database's entries: pg_stat_statements_info.stats_reset does not change,
     # the collector notices the counters going down.
     with psycopg.connect(target_url, autocommit=True) as conn:
-        conn.execute("SELECT pg_stat_statements_reset(0, (SELECT oid FROM pg_database WHERE datname = "
-                     "current_database()), 0)")
+        conn.execute(
+            "SELECT pg_stat_statements_reset(0, (SELECT oid FROM pg_database WHERE datname = "
+            "current_database()), 0)"
+        )
     run_workload(target_url, {BY_ID: 3})
     state = collect_project(project)
     sample = StatsSample.objects.get(statement__query__text__contains="items WHERE id = $1")
@@ -117,7 +119,9 @@ def test_restart_that_loses_statistics_starts_new_series(restartable_project, se
     getattr(second_cluster, restart)()
     run_workload(url, {BY_ID: 2})
     state = collect_project(restartable_project)
-    sample = StatsSample.objects.get(statement__project=restartable_project, statement__query__text__contains="items WHERE id = $1")
+    sample = StatsSample.objects.get(
+        statement__project=restartable_project, statement__query__text__contains="items WHERE id = $1"
+    )
     assert (sample.calls, sample.series_start) == (2, True)
     assert state.series == 1 and state.resets_detected == 1
 
@@ -130,7 +134,9 @@ def test_clean_restart_keeps_the_series_without_double_counting(restartable_proj
     second_cluster.pg_ctl("restart", "-m", "fast")  # pg_stat_statements saves its counters on shutdown
     run_workload(url, {COUNT: 1})
     state = collect_project(restartable_project)
-    sample = StatsSample.objects.get(statement__project=restartable_project, statement__query__text__contains="items WHERE id > $1")
+    sample = StatsSample.objects.get(
+        statement__project=restartable_project, statement__query__text__contains="items WHERE id > $1"
+    )
     assert (sample.calls, sample.series_start) == (7, False)
     assert state.status == CollectorStatus.OK
 
@@ -156,8 +162,9 @@ def test_backs_off_when_only_its_own_statements_ran(project, target_url, setting
 
 
 def test_unreachable_target_is_recorded_not_raised(team):
-    project = Project.objects.create(team=team, name="Gone", slug="gone",
-                                     pooled_url=pg.url_for("no_such_database_here"))
+    project = Project.objects.create(
+        team=team, name="Gone", slug="gone", pooled_url=pg.url_for("no_such_database_here")
+    )
     state = collect_project(project)
     assert state.status == CollectorStatus.ERROR
     assert "does not exist" in state.message
@@ -184,8 +191,11 @@ def test_retention_cleanup_deletes_old_history(project, target_url, settings):
     collect_project(project)
     removed = cleanup()
     assert removed["samples"] >= 1
-    assert list(StatsSample.objects.filter(statement__project=project, statement__query__text__contains="items WHERE id = $1")
-                .values_list("calls", flat=True)) == [2]
+    assert list(
+        StatsSample.objects.filter(
+            statement__project=project, statement__query__text__contains="items WHERE id = $1"
+        ).values_list("calls", flat=True)
+    ) == [2]
     # A statement deleted by cleanup is re-created when it moves again.
     Statement.objects.filter(project=project).delete()
     run_workload(target_url, {BY_ID: 3})

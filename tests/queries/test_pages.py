@@ -69,16 +69,23 @@ def test_window_excludes_older_history(client_for, collected):
     # The workload was stored 5 minutes ago: a custom window ending 6 minutes ago is empty.
     end = (timezone.now() - timedelta(minutes=6)).strftime("%Y-%m-%dT%H:%M")
     start = (timezone.now() - timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M")
-    body = client_for("viewer").get(f"/projects/shop/queries/?window=custom&from={start}&to={end}").content.decode()
+    body = (
+        client_for("viewer")
+        .get(f"/projects/shop/queries/?window=custom&from={start}&to={end}")
+        .content.decode()
+    )
     assert "No statements ran in this window" in body
 
 
-@pytest.mark.parametrize("query,message", [
-    ("window=custom&from=yesterday", "Enter the custom window as dates"),
-    ("window=custom&from=2026-01-02T00:00&to=2026-01-01T00:00", "must start before it ends"),
-    ("window=custom&from=2020-01-01T00:00&to=2026-01-01T00:00", "History is kept for"),
-    ("window=forever", "Unknown window"),
-])
+@pytest.mark.parametrize(
+    "query,message",
+    [
+        ("window=custom&from=yesterday", "Enter the custom window as dates"),
+        ("window=custom&from=2026-01-02T00:00&to=2026-01-01T00:00", "must start before it ends"),
+        ("window=custom&from=2020-01-01T00:00&to=2026-01-01T00:00", "History is kept for"),
+        ("window=forever", "Unknown window"),
+    ],
+)
 def test_bad_window_input_gets_a_clear_message(client_for, collected, query, message):
     response = client_for("viewer").get(f"/projects/shop/queries/?{query}")
     assert response.status_code == 200
@@ -117,7 +124,9 @@ def test_unknown_or_malformed_queryid_is_404(client_for, collected):
 
 def test_explain_with_bound_parameters(client_for, collected):
     queryid = queryid_of(collected, "items WHERE id = $1")
-    response = client_for("viewer").post(f"/projects/shop/queries/{queryid}/explain/", {"mode": "plain", "param1": "5"})
+    response = client_for("viewer").post(
+        f"/projects/shop/queries/{queryid}/explain/", {"mode": "plain", "param1": "5"}
+    )
     body = response.content.decode()
     assert response.status_code == 200, body
     assert "Index Scan using items_pkey" in body
@@ -136,16 +145,18 @@ def test_explain_parameter_is_never_interpolated(client_for, collected):
 
 def test_explain_refuses_wrong_number_of_parameters(client_for, collected):
     queryid = queryid_of(collected, "items WHERE id = $1")
-    response = client_for("viewer").post(f"/projects/shop/queries/{queryid}/explain/", {"mode": "plain"},
-                                         HTTP_HX_REQUEST="true")
+    response = client_for("viewer").post(
+        f"/projects/shop/queries/{queryid}/explain/", {"mode": "plain"}, HTTP_HX_REQUEST="true"
+    )
     assert response.status_code == 400
     assert "The statement has 1 parameter(s); 0 value(s) given" in response.content.decode()
 
 
 def test_explain_analyze_by_engineer_runs_rolled_back_and_is_audited(client_for, collected):
     queryid = queryid_of(collected, "CROSS JOIN")
-    response = client_for("engineer").post(f"/projects/shop/queries/{queryid}/explain/",
-                                           {"mode": "analyze", "param1": "190"})
+    response = client_for("engineer").post(
+        f"/projects/shop/queries/{queryid}/explain/", {"mode": "analyze", "param1": "190"}
+    )
     body = response.content.decode()
     assert response.status_code == 200, body
     assert "actual time=" in body and "rolled back" in body
@@ -158,8 +169,9 @@ def test_explain_analyze_refused_for_data_modifying_statement(client_for, collec
     run_workload(target_url, {"UPDATE items SET name = name WHERE id = %s": 1})
     collect_project(collected)
     queryid = queryid_of(collected, "UPDATE items")
-    response = client_for("engineer").post(f"/projects/shop/queries/{queryid}/explain/",
-                                           {"mode": "analyze", "param1": "1"})
+    response = client_for("engineer").post(
+        f"/projects/shop/queries/{queryid}/explain/", {"mode": "analyze", "param1": "1"}
+    )
     assert response.status_code == 400
     assert "only allowed for a plain SELECT" in response.content.decode()
     assert AuditEvent.objects.get(action="query.explain_analyze").outcome == "failure"
@@ -171,8 +183,9 @@ def test_explain_analyze_times_out_with_clear_message(client_for, collected, set
     run_workload(collected.pooled_url, {"SELECT pg_sleep(%s::float / 1000)": 1})
     collect_project(collected)
     queryid = queryid_of(collected, "pg_sleep")
-    response = client_for("engineer").post(f"/projects/shop/queries/{queryid}/explain/",
-                                           {"mode": "analyze", "param1": "2000", "param2": "1000"})
+    response = client_for("engineer").post(
+        f"/projects/shop/queries/{queryid}/explain/", {"mode": "analyze", "param1": "2000", "param2": "1000"}
+    )
     assert response.status_code == 400
     assert "took too long and was cancelled" in response.content.decode()
 

@@ -13,12 +13,25 @@ WHO = ["anonymous", "other_team", "viewer", "engineer", "admin"]
 MATRIX = [
     # method, url, data, {who: status}
     ("get", "/projects/shop/queries/", None, {"viewer": 200, "engineer": 200, "admin": 200}),
-    ("get", "/projects/shop/queries/?window=7d&sort=calls", None, {"viewer": 200, "engineer": 200, "admin": 200}),
+    (
+        "get",
+        "/projects/shop/queries/?window=7d&sort=calls",
+        None,
+        {"viewer": 200, "engineer": 200, "admin": 200},
+    ),
     ("get", "/projects/shop/queries/{qid}/", None, {"viewer": 200, "engineer": 200, "admin": 200}),
-    ("post", "/projects/shop/queries/{qid}/explain/", {"mode": "plain", "param1": "1"},
-     {"viewer": 200, "engineer": 200, "admin": 200}),
-    ("post", "/projects/shop/queries/{qid}/explain/", {"mode": "analyze", "param1": "1"},
-     {"viewer": 403, "engineer": 200, "admin": 200}),
+    (
+        "post",
+        "/projects/shop/queries/{qid}/explain/",
+        {"mode": "plain", "param1": "1"},
+        {"viewer": 200, "engineer": 200, "admin": 200},
+    ),
+    (
+        "post",
+        "/projects/shop/queries/{qid}/explain/",
+        {"mode": "analyze", "param1": "1"},
+        {"viewer": 403, "engineer": 200, "admin": 200},
+    ),
     ("get", "/projects/shop/queries/{qid}/explain/", None, {"viewer": 405, "engineer": 405, "admin": 405}),
     ("get", "/projects/shop/activity/", None, {"viewer": 200, "engineer": 200, "admin": 200}),
     ("get", "/projects/shop/activity/1/cancel/", None, {"viewer": 403, "engineer": 200, "admin": 200}),
@@ -40,7 +53,9 @@ def queryid(project, target_url):
 
 
 @pytest.mark.parametrize("who", WHO)
-@pytest.mark.parametrize("method,url,data,expected", MATRIX, ids=[f"{m} {u} {d or ''}" for m, u, d, _ in MATRIX])
+@pytest.mark.parametrize(
+    "method,url,data,expected", MATRIX, ids=[f"{m} {u} {d or ''}" for m, u, d, _ in MATRIX]
+)
 def test_permission_matrix(client_for, queryid, who, method, url, data, expected):
     client = client_for(None if who == "anonymous" else who)
     url = url.format(qid=queryid)
