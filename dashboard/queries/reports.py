@@ -219,12 +219,12 @@ def statement_history(project, query_text: QueryText, window: Window, role: str 
     samples = samples_in(project, window, Filters(role=role)).filter(statement__query=query_text)
     step = bucket_size(window)
     buckets: dict[datetime, dict] = {}
-    for taken_at, calls, total in samples.values_list("taken_at", "calls", "total_exec_ms").order_by(
-        "taken_at"
-    ):
+    rows = samples.values_list("taken_at", "calls", "total_exec_ms", "series_start").order_by("taken_at")
+    for taken_at, calls, total, series_start in rows:
         index = int((taken_at - window.start) / step)
         start = window.start + index * step
-        bucket = buckets.setdefault(start, {"start": start, "calls": 0, "total_ms": 0.0})
+        bucket = buckets.setdefault(start, {"start": start, "calls": 0, "total_ms": 0.0, "reset": False})
+        bucket["reset"] |= series_start
         bucket["calls"] += calls
         bucket["total_ms"] += total
     for bucket in buckets.values():

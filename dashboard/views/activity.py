@@ -1,11 +1,13 @@
 """Live activity: sessions, long-running queries, the blocking tree; cancel (engineer), terminate (admin)."""
 
 import psycopg
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 from django.urls import path
 from django.views.decorators.http import require_GET, require_http_methods
+from django_htmx.http import HttpResponseStopPolling
 from psycopg import sql
 
 from dashboard import audit
@@ -13,6 +15,7 @@ from dashboard.access import get_project_for_user
 from dashboard.connections import read_url, target_settings
 from dashboard.introspection.activity import Activity, read_activity, signal_backend
 from dashboard.models import Outcome, Role
+from dashboard.neon.state import compute_is_idle
 from dashboard.targets.connect import TargetError, connect, explain_query_error, read_only
 from dashboard.targets.urls import InvalidURL
 
@@ -39,14 +42,15 @@ def load_activity(project) -> tuple[Activity | None, str]:
         return None, explain_query_error(exc).message
 
 
-def _context(request, project, membership) -> dict:
-    activity, error = load_activity(project)
+def _context(request, project, membership, *, idle: bool = False) -> dict:
+    activity, error = (None, "") if idle else load_activity(project)
     return {
         "project": project,
         "membership": membership,
         "activity": activity,
         "error": error,
-        "long_seconds": 60,
+        "compute_idle": idle,
+        "long_seconds": settings.HEALTH_THRESHOLDS["long_running_seconds"],
         "can_cancel": membership.has_role(Role.ENGINEER),
         "can_terminate": membership.has_role(Role.ADMIN),
     }
@@ -56,8 +60,13 @@ def _context(request, project, membership) -> dict:
 @require_GET
 def activity_page(request, slug):
     project, membership = get_project_for_user(request, slug)
-    template = "activity/_sessions.html" if request.htmx else "activity/page.html"
-    return render(request, template, _context(request, project, membership))
+    # Reading activity would wake a suspended Neon compute: only when the person asks for it.
+    idle = request.GET.get("wake") != "1" and compute_is_idle(project)
+    context = _context(request, project, membership, idle=idle)
+    if request.htmx:
+        response = render(request, "activity/_sessions.html", context)
+        return HttpResponseStopPolling(response.content) if idle else response
+    return render(request, "activity/page.html", context)
 
 
 def _signal(project, pid: int, action: str) -> tuple[bool | None, str]:

@@ -27,7 +27,7 @@ class BlockedUpdate:
 
     def _wait(self) -> None:
         try:
-            self.waiter.execute("UPDATE items SET name = 'waiter' WHERE id = 1")
+            self.waiter.execute("UPDATE items SET name = '<script>alert(1)</script>' WHERE id = 1")
         except psycopg.Error as exc:
             self.error = exc
 
@@ -69,6 +69,7 @@ def test_activity_shows_blocked_session_under_its_blocker(client_for, project, b
     assert f"blocked by {blocked.holder_pid}" in tree
     assert "idle in transaction" in body and "Lock: transactionid" in body
     assert "1 blocked" in body
+    assert "<script>alert(1)</script>" not in body and "&lt;script&gt;alert(1)&lt;/script&gt;" in body
     # Viewers see no buttons.
     assert "/cancel/" not in body and "/terminate/" not in body
 

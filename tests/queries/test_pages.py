@@ -177,6 +177,21 @@ def test_explain_analyze_refused_for_data_modifying_statement(client_for, collec
     assert AuditEvent.objects.get(action="query.explain_analyze").outcome == "failure"
 
 
+def test_plain_explain_of_an_update_shows_its_plan_without_running_it(client_for, collected, target_url):
+    collect_project(collected)
+    run_workload(target_url, {"UPDATE items SET name = name WHERE id = %s": 1})
+    collect_project(collected)
+    queryid = queryid_of(collected, "UPDATE items")
+    response = client_for("viewer").post(
+        f"/projects/shop/queries/{queryid}/explain/", {"mode": "plain", "param1": "4"}
+    )
+    body = response.content.decode()
+    assert response.status_code == 200, body
+    assert "Update on items" in body
+    with psycopg.connect(target_url) as conn:
+        assert conn.execute("SELECT name FROM items WHERE id = 4").fetchone()[0] == "item 4"
+
+
 def test_explain_analyze_times_out_with_clear_message(client_for, collected, settings):
     settings.QUERIES_EXPLAIN_ANALYZE_TIMEOUT_MS = 100
     collect_project(collected)
@@ -195,3 +210,18 @@ def test_generic_plan_needs_postgres_16(client_for, collected):
     response = client_for("viewer").post(f"/projects/shop/queries/{queryid}/explain/", {"mode": "generic"})
     assert response.status_code == 400
     assert "Generic plans need Postgres 16" in response.content.decode()
+
+
+def test_detail_page_marks_a_reset(client_for, project, target_url):
+    run_workload(target_url, {BY_ID: 5})
+    collect_project(project)
+    with psycopg.connect(target_url, autocommit=True) as conn:
+        conn.execute(
+            "SELECT pg_stat_statements_reset(0, (SELECT oid FROM pg_database WHERE datname = current_database()), 0)"
+        )
+    run_workload(target_url, {BY_ID: 2})
+    collect_project(project)
+    queryid = queryid_of(project, "items WHERE id = $1")
+    body = client_for("viewer").get(f"/projects/shop/queries/{queryid}/?window=1h").content.decode()
+    assert "Counters were reset (or the server restarted)" in body
+    assert "2.00 calls" in body  # counted from zero after the reset, never negative

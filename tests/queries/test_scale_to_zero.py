@@ -26,3 +26,18 @@ def test_idle_compute_is_skipped_without_a_connection_attempt(
     assert "Skipped: compute idle" in queries
     overview = client_for("viewer").get("/projects/pagila-neon/").content.decode()
     assert "Skipped" in overview and "compute idle" in overview
+
+
+def test_activity_page_does_not_wake_an_idle_compute_unless_asked(
+    client_for, neon_project, neon_standin, idle_default_compute, settings
+):
+    settings.NEON_STATE_MAX_AGE_SECONDS = 0
+    client = client_for("viewer")
+    body = client.get("/projects/pagila-neon/activity/").content.decode()
+    assert "Neon reports the compute idle" in body and "?wake=1" in body
+    assert (
+        client.get("/projects/pagila-neon/activity/", HTTP_HX_REQUEST="true").status_code == 286
+    )  # stop polling
+    assert neon_standin.standin.attempts_on(idle_default_compute) == 0
+    client.get("/projects/pagila-neon/activity/?wake=1")  # the person asked: now it connects
+    assert neon_standin.standin.attempts_on(idle_default_compute) >= 1
