@@ -20,6 +20,7 @@ import os
 import statistics
 import sys
 import time
+import warnings
 from datetime import timedelta
 from pathlib import Path
 
@@ -29,6 +30,7 @@ from psycopg import sql
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 DASHBOARD_DB = "queries_bench_dashboard"
+warnings.filterwarnings("ignore", message="No directory at")  # whitenoise: static files are not collected here
 
 
 def bench_key(kind: str) -> str:
