@@ -4,6 +4,7 @@ import psycopg
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect, render
 from django.urls import path
 from django.views.decorators.http import require_GET, require_http_methods
@@ -88,7 +89,11 @@ def _signal(project, pid: int, action: str) -> tuple[bool | None, str]:
 @require_http_methods(["GET", "POST"])
 def activity_signal(request, slug, pid, action):
     spec = ACTIONS[action]
-    project, membership = get_project_for_user(request, slug, spec["role"])
+    project, membership = get_project_for_user(request, slug)
+    if not membership.has_role(spec["role"]):
+        if request.method == "POST":  # an attempted action, recorded like any other outcome
+            audit.record(request.user, f"activity.{action}", project=project, outcome=Outcome.DENIED, pid=pid)
+        raise PermissionDenied(f"This needs the {spec['role']} role in team {project.team.name}.")
     if request.method == "GET":  # the confirmation step when JavaScript (hx-confirm) is not there
         return render(
             request,

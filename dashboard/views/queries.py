@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import path
@@ -207,8 +208,12 @@ def query_explain(request, slug, queryid):
     mode = request.POST.get("mode", "plain")
     if mode not in ("plain", "generic", "analyze"):
         mode = "plain"
-    minimum = Role.ENGINEER if mode == "analyze" else Role.VIEWER
-    project, membership = get_project_for_user(request, slug, minimum)
+    project, membership = get_project_for_user(request, slug)
+    if mode == "analyze" and not membership.has_role(Role.ENGINEER):
+        audit.record(
+            request.user, "query.explain_analyze", project=project, outcome=Outcome.DENIED, queryid=queryid
+        )
+        raise PermissionDenied("EXPLAIN ANALYZE runs the statement: it needs the engineer role.")
     query_text = _query_text(project, queryid)
     plan, error = "", ""
     try:

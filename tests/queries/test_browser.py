@@ -19,7 +19,9 @@ def test_engineer_sees_a_block_appear_and_cancels_the_waiter(login, live_server,
         page.once("dialog", lambda dialog: dialog.accept())  # hx-confirm
         row = page.locator("#blocking tr.blocked")
         row.get_by_role("link", name="Cancel").click()
-        expect(page.locator("#sessions .messages")).to_contain_text(f"Cancelled the query of {blocked.waiter_pid}")
+        expect(page.locator("#sessions .messages")).to_contain_text(
+            f"Cancelled the query of {blocked.waiter_pid}"
+        )
         blocked.thread.join(5)
         assert blocked.error is not None and "canceling statement" in str(blocked.error)
     finally:

@@ -2,6 +2,7 @@
 
 import pytest
 
+from dashboard.models import AuditEvent
 from dashboard.models.queries import QueryText
 from dashboard.queries.collector import collect_project
 from tests.queries.conftest import run_workload
@@ -69,3 +70,23 @@ def test_permission_matrix(client_for, queryid, who, method, url, data, expected
         assert response.status_code in ((404, 405) if expected.get("viewer") == 405 else (404,))
     else:
         assert response.status_code == expected[who]
+
+
+@pytest.mark.parametrize(
+    "who,url,data,action",
+    [
+        ("viewer", "/projects/shop/activity/1/cancel/", {}, "activity.cancel"),
+        ("engineer", "/projects/shop/activity/1/terminate/", {}, "activity.terminate"),
+        (
+            "viewer",
+            "/projects/shop/queries/{qid}/explain/",
+            {"mode": "analyze", "param1": "1"},
+            "query.explain_analyze",
+        ),
+    ],
+)
+def test_denied_attempts_are_audited(client_for, queryid, who, url, data, action):
+    response = client_for(who).post(url.format(qid=queryid), data)
+    assert response.status_code == 403
+    event = AuditEvent.objects.get(action=action)
+    assert (event.outcome, event.actor.username) == ("denied", who)
