@@ -192,6 +192,23 @@ def test_plain_explain_of_an_update_shows_its_plan_without_running_it(client_for
         assert conn.execute("SELECT name FROM items WHERE id = 4").fetchone()[0] == "item 4"
 
 
+def test_explain_analyze_cannot_write_even_through_a_select(client_for, collected, target_url):
+    with psycopg.connect(target_url, autocommit=True) as conn:
+        conn.execute("CREATE SEQUENCE order_seq")
+    collect_project(collected)
+    run_workload(target_url, {"SELECT nextval('order_seq') + %s": 1})
+    collect_project(collected)
+    queryid = queryid_of(collected, "nextval")
+    response = client_for("engineer").post(
+        f"/projects/shop/queries/{queryid}/explain/",
+        {"mode": "analyze", "param1": "0", "param2": "order_seq"},
+    )
+    assert response.status_code == 400
+    assert "read-only transaction" in response.content.decode()
+    with psycopg.connect(target_url) as conn:
+        assert conn.execute("SELECT last_value FROM order_seq").fetchone()[0] == 1  # only the workload's call
+
+
 def test_explain_analyze_times_out_with_clear_message(client_for, collected, settings):
     settings.QUERIES_EXPLAIN_ANALYZE_TIMEOUT_MS = 100
     collect_project(collected)
