@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 
 import pglast
 from django.db import connection
+from django.db.models import Sum
 
 from dashboard.models.queries import QueryText, Statement, StatsSample
 
@@ -203,6 +204,27 @@ class Chart:
     height: int = 160
     bars: list[dict] = field(default_factory=list)
     peak: float = 0.0
+
+
+def per_role(project, query_text: QueryText, window: Window) -> list[dict]:
+    """The statement's totals in the window for each role that ran it."""
+    rows = (
+        samples_in(project, window)
+        .filter(statement__query=query_text)
+        .values("statement__role_name")
+        .annotate(calls=Sum("calls"), total_ms=Sum("total_exec_ms"), rows=Sum("rows"))
+        .order_by("-total_ms")
+    )
+    return [
+        {
+            "role": r["statement__role_name"],
+            "calls": r["calls"],
+            "total_ms": r["total_ms"],
+            "rows": r["rows"],
+            "mean_ms": r["total_ms"] / r["calls"] if r["calls"] else 0.0,
+        }
+        for r in rows
+    ]
 
 
 def bucket_size(window: Window) -> timedelta:

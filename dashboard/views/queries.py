@@ -150,6 +150,7 @@ def _detail_context(request, project, membership, query_text: QueryText) -> dict
             reports.chart("Total time", "ms", history, "total_ms", window),
         ],
         "has_history": bool(history),
+        "per_role": reports.per_role(project, query_text, window),
         "resets": [b["start"] for b in history if b["reset"]],
         "roles": query_text.statements.order_by("role_name").values_list("role_name", flat=True).distinct(),
         "explainable": info,

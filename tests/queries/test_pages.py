@@ -114,6 +114,8 @@ def test_detail_page_shows_charts_and_formatted_text(client_for, collected):
     body = response.content.decode()
     assert response.status_code == 200
     assert body.count("<svg") == 3 and "30.00 calls" in body
+    per_role = body[body.index('class="data compact per-role"') :]
+    assert "<td>postgres</td>" in per_role and '<td class="num">30</td>' in per_role
     assert "SELECT name\nFROM items\nWHERE id = $1" in body
 
 
