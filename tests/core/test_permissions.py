@@ -71,3 +71,15 @@ def test_csrf_is_enforced_on_state_changes(users, project):
 def test_page_sets_csrf_header_for_htmx_on_body(client_for, project):
     html = client_for("viewer").get("/projects/shop/").content.decode()
     assert "<body hx-headers='{\"X-CSRFToken\": \"" in html
+
+
+def test_forbidden_page_says_which_role_is_needed(client_for, project):
+    response = client_for("viewer").get("/projects/shop/edit/")
+    assert response.status_code == 403
+    assert "This needs the admin role in team Acme." in response.content.decode()
+
+
+def test_not_found_page_does_not_reveal_foreign_projects(client_for, project):
+    response = client_for("other_team").get("/projects/shop/")
+    assert response.status_code == 404
+    assert "Shop" not in response.content.decode()
