@@ -212,7 +212,7 @@ def query_explain(request, slug, queryid):
     project, membership = get_project_for_user(request, slug)
     if mode == "analyze" and not membership.has_role(Role.ENGINEER):
         audit.record(
-            request.user, "query.explain_analyze", project=project, outcome=Outcome.DENIED, queryid=queryid
+            request.user, "query.explain_analyze", project=project, outcome=Outcome.DENIED, queryid=queryid[:40]
         )
         raise PermissionDenied("EXPLAIN ANALYZE runs the statement: it needs the engineer role.")
     query_text = _query_text(project, queryid)
@@ -236,8 +236,8 @@ def query_explain(request, slug, queryid):
             error=error[:500],
         )
     context = {"project": project, "query": query_text, "plan": plan, "error": error, "mode": mode}
-    if request.htmx:
-        return render(request, "queries/_plan.html", context, status=200 if not error else 400)
+    if request.htmx:  # htmx does not swap 4xx responses, so the partial carries the error with a 200
+        return render(request, "queries/_plan.html", context)
     detail = _detail_context(request, project, membership, query_text)
     return render(request, "queries/detail.html", {**detail, **context}, status=200 if not error else 400)
 

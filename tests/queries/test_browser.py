@@ -37,3 +37,25 @@ def test_viewer_refreshes_health_tiles_on_the_overview(login, live_server, users
     expect(page.locator("#health")).to_contain_text("Transaction ID wraparound")
     page.locator("#health .tile", has_text="Connections").click()
     page.wait_for_url(f"{live_server.url}/projects/shop/activity/")
+
+
+def test_viewer_explains_a_statement_with_a_parameter(login, live_server, users, project, target_url):
+    from dashboard.models.queries import QueryText
+    from dashboard.queries.collector import collect_project
+    from tests.queries.conftest import run_workload
+
+    collect_project(project)
+    run_workload(target_url, {"SELECT name FROM items WHERE id = %s": 3})
+    collect_project(project)
+    queryid = QueryText.objects.get(project=project, text__contains="items WHERE id").queryid
+    page = login("viewer")
+    page.goto(f"{live_server.url}/projects/shop/queries/?window=1h")
+    page.get_by_role("link", name="SELECT name FROM items WHERE id = $1").click()
+    page.wait_for_url(f"{live_server.url}/projects/shop/queries/{queryid}/?window=1h")
+    expect(page.locator("text=EXPLAIN ANALYZE needs the engineer role")).to_be_visible()
+    page.fill("#param1", "oops")
+    page.get_by_role("button", name="EXPLAIN with these values").click()
+    expect(page.locator("#plan")).to_contain_text("invalid input syntax for type integer")
+    page.fill("#param1", "2")
+    page.get_by_role("button", name="EXPLAIN with these values").click()
+    expect(page.locator("#plan")).to_contain_text("Index Scan using items_pkey")
