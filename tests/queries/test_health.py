@@ -191,3 +191,9 @@ def test_metrics_in_prometheus_format_for_the_team_projects(client, project, api
     assert 'neon_ops_health_status{project="shop",check="wraparound"} 0' in text
     assert "# TYPE neon_ops_health_value gauge" in text
     assert "theirs" not in text
+    assert (
+        'neon_ops_statements_last_snapshot_timestamp_seconds{project="shop"}' not in text
+    )  # never collected
+    collect_project(project)
+    text = client.get("/metrics", HTTP_AUTHORIZATION=f"Bearer {api_token}").content.decode()
+    assert 'neon_ops_statements_last_snapshot_timestamp_seconds{project="shop"}' in text

@@ -5,6 +5,7 @@ from datetime import timedelta
 import psycopg
 import pytest
 from django.utils import timezone
+from psycopg import sql
 
 from dashboard.models import AuditEvent
 from dashboard.models.queries import QueryText
@@ -244,3 +245,22 @@ def test_detail_page_marks_a_reset(client_for, project, target_url):
     body = client_for("viewer").get(f"/projects/shop/queries/{queryid}/?window=1h").content.decode()
     assert "Counters were reset (or the server restarted)" in body
     assert "2.00 calls" in body  # counted from zero after the reset, never negative
+
+
+def test_top_statements_are_paged(client_for, project, target_url):
+    with psycopg.connect(target_url, autocommit=True) as conn:
+        conn.execute(
+            "DO $$ BEGIN FOR i IN 1..55 LOOP EXECUTE format('CREATE TABLE page_%s (id int)', i); END LOOP; END $$"
+        )
+        collect_project(project)
+        for i in range(1, 56):
+            conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(f"page_{i}")))
+    collect_project(project)
+    client = client_for("viewer")
+    first = client.get("/projects/shop/queries/?window=1h&q=page_").content.decode()
+    assert first.count("SELECT count(*) FROM &quot;page_") == 50 and "Page 1 of 2" in first
+    assert "?window=1h&amp;q=page_&amp;page=2" in first
+    second = client.get("/projects/shop/queries/?window=1h&q=page_&page=2").content.decode()
+    assert second.count("SELECT count(*) FROM &quot;page_") == 5 and "Page 2 of 2" in second
+    beyond = client.get("/projects/shop/queries/?window=1h&q=page_&page=9").content.decode()
+    assert "Page 1 of 2" in beyond
