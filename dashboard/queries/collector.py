@@ -137,7 +137,7 @@ def _create_statements(project, snap: StatementsSnapshot, entries, cur, now) -> 
     stored = set(
         QueryText.objects.filter(project=project, queryid__in=queryids).values_list("queryid", flat=True)
     )
-    new_texts = read_texts(cur, snap.dbid, [q for q in queryids if q not in stored])
+    new_texts = read_texts(cur, snap, [q for q in queryids if q not in stored])
     QueryText.objects.bulk_create(
         [
             QueryText(

@@ -6,6 +6,7 @@ import psycopg
 import pytest
 from django.db.models import Sum
 from django.utils import timezone
+from psycopg import sql
 
 from dashboard.models import Project
 from dashboard.models.queries import CollectorState, CollectorStatus, QueryText, Statement, StatsSample
@@ -16,6 +17,7 @@ from tests.support import pg
 pytestmark = pytest.mark.django_db
 
 BY_ID = "SELECT name FROM items WHERE id = %s"
+ODD_SCHEMA = 'ext\'s "<b>"'
 COUNT = "SELECT count(*) FROM items WHERE id > %s"
 
 
@@ -202,3 +204,23 @@ def test_retention_cleanup_deletes_old_history(project, target_url, settings):
     collect_project(project)
     assert calls_for(project, "items WHERE id = $1") == 3
     assert CollectorState.objects.get(project=project).status == CollectorStatus.OK
+
+
+def test_extension_in_its_own_schema_is_found(team):
+    """Providers often create extensions in a schema off the search path; the name may be odd too."""
+    name = pg.create_database("extschema", extensions=())
+    try:
+        with psycopg.connect(pg.url_for(name), autocommit=True) as conn:
+            conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(ODD_SCHEMA)))
+            conn.execute(
+                sql.SQL("CREATE EXTENSION pg_stat_statements SCHEMA {}").format(sql.Identifier(ODD_SCHEMA))
+            )
+            conn.execute("CREATE TABLE items (id int PRIMARY KEY, name text)")
+        project = Project.objects.create(team=team, name="Ext", slug="ext", pooled_url=pg.url_for(name))
+        collect_project(project)
+        run_workload(pg.url_for(name), {BY_ID: 3})
+        state = collect_project(project)
+        assert state.status == CollectorStatus.OK, state.message
+        assert calls_for(project, "items WHERE id = $1") == 3
+    finally:
+        pg.drop_database(name)
