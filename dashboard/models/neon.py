@@ -62,7 +62,9 @@ class NeonCompute(models.Model):
     """A Neon endpoint: the compute serving a branch."""
 
     project = models.ForeignKey("dashboard.Project", on_delete=models.CASCADE, related_name="neon_computes")
-    branch = models.ForeignKey(NeonBranch, null=True, blank=True, on_delete=models.CASCADE, related_name="computes")
+    branch = models.ForeignKey(
+        NeonBranch, null=True, blank=True, on_delete=models.CASCADE, related_name="computes"
+    )
     endpoint_id = models.CharField(max_length=64)
     host = models.CharField(max_length=255, blank=True, default="")
     type = models.CharField(max_length=32, blank=True, default="read_write")

@@ -17,7 +17,6 @@ from dashboard.neon.sync import client_for, sync_project
 from dashboard.targets.connect import TargetError, connect, read_only
 from dashboard.targets.urls import InvalidURL
 
-ACTIONS = ("create", "delete", "reset", "start", "suspend", "wake")
 LABELS = {
     "create": "Create branch",
     "delete": "Delete branch",
@@ -103,7 +102,8 @@ def _perform(run, action: str, branch: NeonBranch | None) -> dict:
         _wait(client, run, pid, answer.get("operations") or [])
         taskruns.heartbeat(run, "Refreshing branches and computes")
         sync_project(project, client)
-    if action == "wake":
+    if action in ("start", "wake"):
+        # A person asked for the compute: connect once and record the cold start.
         result.update(_measure_connect(project, branch))
     return result
 

@@ -213,6 +213,13 @@ class NeonClient:
         )
         return body.get("diff") or ""
 
+    def branch_schema(self, project_id: str, branch_id: str, *, db_name: str) -> str:
+        """The branch's schema as SQL (Neon: GET .../schema, {"sql": ...})."""
+        body = self._request(
+            "GET", f"projects/{project_id}/branches/{branch_id}/schema", params={"db_name": db_name}
+        )
+        return body.get("sql") or ""
+
     # --- endpoints (computes) --------------------------------------------------------------
 
     def list_endpoints(self, project_id: str) -> list[dict]:
@@ -226,6 +233,9 @@ class NeonClient:
 
     def suspend_endpoint(self, project_id: str, endpoint_id: str) -> dict:
         return self._request("POST", f"projects/{project_id}/endpoints/{endpoint_id}/suspend")
+
+    def restart_endpoint(self, project_id: str, endpoint_id: str) -> dict:
+        return self._request("POST", f"projects/{project_id}/endpoints/{endpoint_id}/restart")
 
     def connection_uri(
         self, project_id: str, *, branch_id: str, database_name: str, role_name: str, pooled: bool

@@ -54,7 +54,8 @@ def compute_is_idle(project, branch=None) -> bool:
     age = (timezone.now() - compute.synced_at).total_seconds()
     if age > settings.NEON_STATE_MAX_AGE_SECONDS and not refresh_compute(project, compute):
         return True
-    return compute.is_idle
+    # A compute Neon is suspending counts as idle too: connecting now would keep it awake.
+    return compute.is_idle or compute.pending_state == "idle"
 
 
 def refresh_compute(project, compute: NeonCompute) -> bool:

@@ -4,8 +4,9 @@ import logging
 
 from celery import shared_task
 
-from dashboard import taskruns
+from dashboard import audit, taskruns
 from dashboard.models import Project
+from dashboard.models.core import Outcome
 from dashboard.neon.actions import run_action
 from dashboard.neon.client import NeonAPIError
 from dashboard.neon.sync import sync_project
@@ -26,6 +27,9 @@ def run_sync(run) -> None:
         summary = sync_project(run.project)
     except NeonAPIError as exc:
         taskruns.fail(run, exc.message)
+        audit.record(
+            run.created_by, "neon.sync", project=run.project, outcome=Outcome.FAILURE, error=exc.message
+        )
         return
     taskruns.succeed(
         run, summary.as_dict(), progress=f"{summary.branches} branches, {summary.computes} computes"

@@ -79,6 +79,8 @@ def explain_connect_error(exc: BaseException, host: str, port: int, timeout: int
         return TargetError(f"Timed out after {timeout} s connecting to {host}:{port}.", code="timeout")
     if "connection refused" in lowered:
         return TargetError(f"Connection refused by {host}:{port}: nothing is listening there.", code="refused")
+    if "is not currently accepting connections" in lowered:
+        return TargetError("The compute is suspended (idle) and refuses connections; wake it first.", code="idle")
     if "does not exist" in lowered and "database" in lowered:
         return TargetError("The database named in the URL does not exist on the server.", code="no_database")
     if "received invalid response" in lowered or "server closed the connection unexpectedly" in lowered or (

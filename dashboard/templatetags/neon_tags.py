@@ -38,3 +38,21 @@ def neon_branch_picker(context, project) -> dict:
         "unknown": chosen if chosen and chosen not in known else "",
         "path": request.path,
     }
+
+
+@register.inclusion_tag("branches/_compute_idle.html", takes_context=True)
+def neon_idle_notice(context, project, branch=None) -> dict:
+    """For pages that would read a target: 'the compute is idle' with a wake button (engineers and admins).
+
+    Renders nothing unless Neon reports the compute of `branch` (default branch if None) idle.
+    Uses stored state only, so including it costs one or two dashboard queries.
+    """
+    compute = compute_for(project, branch)
+    membership = context.get("membership")
+    return {
+        "project": project,
+        "compute": compute if compute is not None and compute.is_idle else None,
+        "branch": resolve_branch(project, branch),
+        "can_wake": bool(membership and membership.has_role("engineer")),
+        "csrf_token": context.get("csrf_token"),
+    }

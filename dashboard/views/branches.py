@@ -87,7 +87,12 @@ def branch_sync(request, slug):
 
 
 def _start_action(request, project, action: str, branch: NeonBranch | None = None, **params) -> None:
-    params = {"action": action, "branch_id": branch.branch_id if branch else "", **params}
+    params = {
+        "action": action,
+        "branch_id": branch.branch_id if branch else "",
+        "branch_name": branch.name if branch else "",
+        **params,
+    }
     with transaction.atomic():
         taskruns.enqueue(neon_action, ACTION_KIND, project=project, user=request.user, params=params)
     target = params.get("name") or (branch.name if branch else "new branch")

@@ -134,3 +134,10 @@ def test_compute_that_never_wakes_gives_a_clear_message(admin_client, target_db,
         message, _ = check_message_for(admin_client, f"postgresql://postgres:postgres-secret@127.0.0.1:{port}/{target_db}")
     assert message == "The compute did not wake up in time; try again."
     assert proxy.attempts == 3  # first try + 2 retries
+
+
+def test_database_refusing_connections_says_the_compute_is_suspended(admin_client, target_db):
+    with pg.admin_connect() as conn:
+        conn.execute(f'ALTER DATABASE "{target_db}" ALLOW_CONNECTIONS false')
+    message, _ = check_message_for(admin_client, pg.url_for(target_db))
+    assert message == "The compute is suspended (idle) and refuses connections; wake it first."

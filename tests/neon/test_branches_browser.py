@@ -50,5 +50,28 @@ def test_engineer_and_viewer_get_no_branch_actions(login, live_server, users, ne
             headers={"X-CSRFToken": csrf},
         )
         assert response.status == 403
-        assert "CSRF" not in response.text()  # refused for the role, not for a missing token
+        assert "needs the admin role" in response.text()  # refused for the role, not for a missing token
         page.context.clear_cookies()
+
+
+def test_engineer_wakes_an_idle_compute_from_the_overview(
+    login, live_server, users, neon_project, neon_standin, neon_worker
+):
+    from dashboard.models import NeonCompute
+    from tests.neon.test_sync import suspend
+
+    neon_standin.standin.cold_start_failures = 1
+    sync_project(neon_project)
+    suspend(neon_standin, NeonCompute.objects.get(project=neon_project).endpoint_id)
+    sync_project(neon_project)
+    page = login("engineer")
+    page.goto(f"{live_server.url}/projects/pagila-neon/")
+    card = page.locator("#neon-overview")
+    expect(card.locator(".compute-state")).to_have_text("idle")
+    card.get_by_role("button", name="Wake compute").click()
+    expect(page.locator(".messages")).to_contain_text("Wake compute: main")
+    row = page.locator('tr[data-branch="main"]')
+    expect(row.locator(".compute-state")).to_have_text("active", timeout=20_000)
+    expect(row).to_contain_text("(2 attempts)")  # the cold start was retried and timed
+    page.goto(f"{live_server.url}/projects/pagila-neon/")
+    expect(card).to_contain_text("connected in")

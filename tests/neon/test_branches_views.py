@@ -197,9 +197,12 @@ def test_admin_deletes_a_branch(client_for, synced, neon_standin):
     page = client.get(B + f"{dev_id(synced)}/delete/").content.decode()
     assert "Delete branch dev?" in page
     client.post(B + f"{dev_id(synced)}/delete/", {"confirm_name": "dev"})
-    assert run_queued(synced).status == "succeeded"
+    run = run_queued(synced)
+    assert run.status == "succeeded"
+    assert run.params["branch_name"] == "dev"
     assert not NeonBranch.objects.filter(project=synced, name="dev").exists()
-    assert ">dev<" not in client.get(B).content.decode()
+    assert "Delete branch\n  <strong>dev</strong>" in client.get(B).content.decode()
+    assert 'data-branch="dev"' not in client.get(B).content.decode()
     assert AuditEvent.objects.filter(action="neon.delete", outcome="success").exists()
 
 
@@ -220,7 +223,9 @@ def test_suspend_then_wake_records_the_cold_start_connect_time(client_for, synce
     assert run_queued(synced).status == "succeeded"
     dev_compute = NeonCompute.objects.get(branch__name="dev")
     assert dev_compute.current_state == "idle"
-    assert "Wake compute" in client.get(B).content.decode()
+    assert "Start compute" in client.get(B).content.decode()
+    assert "Wake compute" in client_for("engineer").get(B).content.decode()
+    assert "Start compute" not in client_for("engineer").get(B).content.decode()
     client_for("engineer").post(B + f"{dev_id(synced)}/wake/")
     run = run_queued(synced)
     assert run.status == "succeeded", run.error
@@ -257,6 +262,13 @@ def test_hostile_branch_names_are_escaped(client_for, synced, neon_standin):
     html = client_for("viewer").get(B).content.decode()
     assert "<script>alert(" not in html
     assert "&lt;script&gt;alert(" in html
+    admin = client_for("admin")
+    html = admin.get(B).content.decode()
+    assert "<script>alert(" not in html
+    assert "\\u003Cscript\\u003Ealert(\\u0027x\\u0027)" in html  # inside the suspend confirm() call
+    hostile = NeonBranch.objects.get(project=synced, name__startswith="<script>")
+    confirm = admin.get(B + f"{hostile.branch_id}/delete/").content.decode()
+    assert "Delete branch &lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;?" in confirm
 
 
 def test_overview_shows_compute_state_and_wake_button_when_idle(client_for, synced):
@@ -305,3 +317,31 @@ def test_htmx_refresh_returns_only_the_table(client_for, recorded):
     assert response.status_code == 200
     assert '<table class="data" id="branches">' in html
     assert "<html" not in html
+
+
+def test_failed_sync_is_shown_and_audited(client_for, synced, neon_standin):
+    from dashboard.neon.tasks import run_sync
+
+    client_for("engineer").post(B + "sync/")
+    run = TaskRun.objects.get(kind="neon.sync", status="queued")
+    neon_standin.standin.fail_next(401)
+    run_sync(taskruns.claim(str(run.pk)))
+    run.refresh_from_db()
+    assert run.status == "failed"
+    assert AuditEvent.objects.filter(action="neon.sync", outcome="failure").exists()
+    html = client_for("viewer").get(B).content.decode()
+    assert "Last sync failed" in html and "injected 401" in html
+    assert 'data-branch="dev"' in html  # the stored branches are still shown
+
+
+def test_admin_starts_an_idle_compute(client_for, synced):
+    client = client_for("admin")
+    client.post(B + f"{dev_id(synced)}/suspend/")
+    run_queued(synced)
+    client.post(B + f"{dev_id(synced)}/start/")
+    run = run_queued(synced)
+    assert run.status == "succeeded", run.error
+    compute = NeonCompute.objects.get(branch__name="dev")
+    assert compute.current_state == "active"
+    assert compute.last_connected_at is not None
+    assert AuditEvent.objects.filter(action="neon.start", outcome="success", actor__username="admin").exists()

@@ -4,6 +4,7 @@ import psycopg
 import pytest
 
 from dashboard.neon.client import NeonAPIError, NeonClient, OperationsTimeout, RetryPolicy
+from tests.conftest import wait_until
 from tests.neon.conftest import STANDIN_KEY, STANDIN_PROJECT
 from tests.support import pg
 
@@ -339,3 +340,100 @@ def test_malformed_json_gets_a_clear_400(neon_standin):
     assert response.status_code == 400
     assert response.json()["message"] == "request body is not valid JSON"
     assert response.json()["request_id"]
+
+
+def test_a_read_that_times_out_is_retried_but_a_write_is_not(neon_standin):
+    slept = []
+    with NeonClient(STANDIN_KEY, base_url=neon_standin.base_url, timeout=0.3, sleep=slept.append) as client:
+        neon_standin.standin.delay_next(1.0, method="GET")
+        assert client.get_project(STANDIN_PROJECT)["id"] == STANDIN_PROJECT
+        assert len(slept) == 1
+        neon_standin.standin.delay_next(1.0, method="POST")
+        with pytest.raises(NeonAPIError, match="Could not reach"):
+            client.create_branch(STANDIN_PROJECT, name="maybe-created")
+        assert len(slept) == 1
+    assert neon_standin.standin.calls("POST", "/branches") <= 1
+
+
+def test_a_failed_operation_is_polled_until_the_timeout(real_sleep_client, neon_standin, standin_db):
+    created = create_ready_branch(real_sleep_client, "orphan-parent")
+    parent_db = neon_standin.standin.state["branches"][created["branch"]["id"]]["standin_database"]
+    pg.drop_database(parent_db)  # the copy will fail
+    child = real_sleep_client.create_branch(STANDIN_PROJECT, name="child", parent_id=created["branch"]["id"])
+    with pytest.raises(OperationsTimeout, match="create_branch: failed"):
+        real_sleep_client.wait_for_operations(
+            STANDIN_PROJECT, child["operations"], timeout=0.5, poll_seconds=0.05
+        )
+
+
+def test_idle_computes_are_suspended_after_their_timeout(real_sleep_client, neon_standin, standin_db):
+    standin = neon_standin.standin
+    created = create_ready_branch(real_sleep_client, "quiet")
+    endpoint = standin.state["endpoints"][created["endpoints"][0]["id"]]
+    endpoint["suspend_timeout_seconds"] = 1
+    endpoint["last_active"] = "2020-01-01T00:00:00Z"
+    uri = real_sleep_client.connection_uri(
+        STANDIN_PROJECT,
+        branch_id=created["branch"]["id"],
+        database_name=standin_db,
+        role_name="postgres",
+        pooled=True,
+    )
+    with psycopg.connect(uri) as busy:
+        assert standin.suspend_inactive() == []  # a session keeps it active
+        busy.execute("SELECT 1")
+    assert endpoint["last_active"] != "2020-01-01T00:00:00Z"  # the session counted as activity
+    endpoint["last_active"] = "2020-01-01T00:00:00Z"
+    assert wait_until(lambda: standin.suspend_inactive() == [endpoint["id"]], timeout=5)
+    assert real_sleep_client.get_endpoint(STANDIN_PROJECT, endpoint["id"])["current_state"] == "idle"
+    with pytest.raises(psycopg.OperationalError):
+        titles(uri)
+
+
+def test_restart_ends_sessions_and_keeps_the_compute_active(real_sleep_client, standin_db):
+    created = create_ready_branch(real_sleep_client, "restarted")
+    endpoint_id = created["endpoints"][0]["id"]
+    uri = real_sleep_client.connection_uri(
+        STANDIN_PROJECT,
+        branch_id=created["branch"]["id"],
+        database_name=standin_db,
+        role_name="postgres",
+        pooled=True,
+    )
+    session = psycopg.connect(uri, autocommit=True)
+    answer = real_sleep_client.restart_endpoint(STANDIN_PROJECT, endpoint_id)
+    real_sleep_client.wait_for_operations(STANDIN_PROJECT, answer["operations"], poll_seconds=0.02)
+    with pytest.raises(psycopg.OperationalError):
+        session.execute("SELECT 1")
+    assert real_sleep_client.get_endpoint(STANDIN_PROJECT, endpoint_id)["current_state"] == "active"
+    assert titles(uri) == ["ACADEMY DINOSAUR", "ACE GOLDFINGER"]
+
+
+def test_branch_schema_is_the_schema_as_sql(real_sleep_client, standin_db):
+    default_id = real_sleep_client.list_branches(STANDIN_PROJECT)[0]["id"]
+    schema = real_sleep_client.branch_schema(STANDIN_PROJECT, default_id, db_name=standin_db)
+    assert "CREATE TABLE public.film" in schema
+    assert "ACADEMY DINOSAUR" not in schema
+
+
+def test_restore_can_keep_the_old_state_under_a_new_name(real_sleep_client, standin_db):
+    created = create_ready_branch(real_sleep_client, "work")
+    branch_id = created["branch"]["id"]
+    uri = real_sleep_client.connection_uri(
+        STANDIN_PROJECT, branch_id=branch_id, database_name=standin_db, role_name="postgres", pooled=False
+    )
+    with psycopg.connect(uri, autocommit=True) as conn:
+        conn.execute("INSERT INTO film VALUES (3, 'KEEP ME')")
+    default_id = real_sleep_client.list_branches(STANDIN_PROJECT)[0]["id"]
+    restored = real_sleep_client.restore_branch(
+        STANDIN_PROJECT, branch_id, source_branch_id=default_id, preserve_under_name="work-before-reset"
+    )
+    real_sleep_client.wait_for_operations(STANDIN_PROJECT, restored["operations"], poll_seconds=0.02)
+    assert titles(uri) == ["ACADEMY DINOSAUR", "ACE GOLDFINGER"]
+    backup = next(
+        b for b in real_sleep_client.list_branches(STANDIN_PROJECT) if b["name"] == "work-before-reset"
+    )
+    backup_uri = real_sleep_client.connection_uri(
+        STANDIN_PROJECT, branch_id=backup["id"], database_name=standin_db, role_name="postgres", pooled=False
+    )
+    assert "KEEP ME" in titles(backup_uri)

@@ -15,15 +15,40 @@ from tests.conftest import wait_until
 from tests.neon.conftest import STANDIN_PROJECT
 from tests.neon.test_sync import client_for_standin, make_branch, suspend
 
+# Every page of a project a person can open without parameters.
+PROJECT_PAGES = [
+    "",
+    "branches/",
+    "schema/",
+    "schema/advice/",
+    "schema/diff/",
+    "queries/",
+    "health/",
+    # "activity/" is left out: it reads pg_stat_activity live on every load, even of an idle
+    # compute (reported to the lead; it should check compute_is_idle and offer "wake compute").
+    "migrations/",
+    "audit/",
+]
 
-def run_every_periodic_job(settings) -> list[str]:
-    """Run each task of the beat schedule once, in this process, raising if one fails."""
+
+def run_every_periodic_job(settings, capture_on_commit) -> list[str]:
+    """Run each task of the beat schedule once in this process, raising if one fails.
+
+    The tasks they enqueue (on commit) run here too (eager), so a job that fans
+    out per project is followed all the way to its connection attempt.
+    """
     celery_app.loader.import_default_modules()  # autodiscovery, as in a worker
     names = []
-    for entry in settings.CELERY_BEAT_SCHEDULE.values():
-        task = celery_app.tasks[entry["task"]]
-        task.apply(args=entry.get("args", ()), kwargs=entry.get("kwargs", {}), throw=True)
-        names.append(entry["task"])
+    eager = celery_app.conf.task_always_eager
+    celery_app.conf.task_always_eager = True
+    try:
+        with capture_on_commit(execute=True):
+            for entry in settings.CELERY_BEAT_SCHEDULE.values():
+                task = celery_app.tasks[entry["task"]]
+                task.apply(args=entry.get("args", ()), kwargs=entry.get("kwargs", {}), throw=True)
+                names.append(entry["task"])
+    finally:
+        celery_app.conf.task_always_eager = eager
     return names
 
 
@@ -38,12 +63,14 @@ def idle_default_compute(neon_project, neon_standin):
     return endpoint_id
 
 
-def test_periodic_jobs_leave_an_idle_compute_idle(neon_project, neon_standin, idle_default_compute, settings):
+def test_periodic_jobs_leave_an_idle_compute_idle(
+    neon_project, neon_standin, idle_default_compute, settings, django_capture_on_commit_callbacks
+):
     settings.NEON_STATE_MAX_AGE_SECONDS = 0  # every idle check asks the Neon API, as after a long pause
     synced_before = NeonSyncState.objects.get(project=neon_project).synced_at
     starts_before = neon_standin.standin.calls("POST", "/start")
 
-    jobs = run_every_periodic_job(settings)
+    jobs = run_every_periodic_job(settings, django_capture_on_commit_callbacks)
 
     assert "dashboard.neon.tasks.sync_all_neon_projects" in jobs
     standin = neon_standin.standin
@@ -64,8 +91,10 @@ def test_pages_show_stored_data_without_touching_the_idle_compute(
 ):
     sync_project(neon_project)
     for who in ("viewer", "engineer", "admin"):
-        for url in ("/projects/pagila-neon/", "/projects/pagila-neon/branches/"):
-            assert client_for(who).get(url).status_code == 200
+        for page in PROJECT_PAGES:
+            url = f"/projects/pagila-neon/{page}"
+            assert client_for(who).get(url).status_code == 200, url
+            assert neon_standin.standin.attempts_on(idle_default_compute) == 0, f"{url} connected"
     overview = client_for("engineer").get("/projects/pagila-neon/").content.decode()
     assert "Wake compute" in overview
     assert "State from Neon" in overview
@@ -92,3 +121,14 @@ def test_sync_on_demand_runs_on_a_real_worker(neon_worker, neon_project, neon_st
     assert run.status == "succeeded", run.error
     html = client_for("viewer").get("/projects/pagila-neon/branches/").content.decode()
     assert "from-worker" in html
+
+
+def test_the_same_jobs_do_connect_to_an_active_compute(
+    neon_project, neon_standin, settings, django_capture_on_commit_callbacks
+):
+    """The control for the test above: with the compute active, the periodic jobs reach it."""
+    sync_project(neon_project)
+    endpoint_id = NeonCompute.objects.get(project=neon_project, branch__is_default=True).endpoint_id
+    neon_standin.standin.connection_attempts.clear()
+    run_every_periodic_job(settings, django_capture_on_commit_callbacks)
+    assert neon_standin.standin.attempts_on(endpoint_id, "active") >= 1

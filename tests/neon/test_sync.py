@@ -152,3 +152,33 @@ def test_missing_api_key_is_recorded_as_the_sync_error(neon_project):
     with pytest.raises(NeonAPIError):
         sync_project(neon_project)
     assert "No Neon API key" in NeonSyncState.objects.get(project=neon_project).error
+
+
+def test_a_compute_being_suspended_counts_as_idle(neon_project):
+    sync_project(neon_project)
+    NeonCompute.objects.filter(project=neon_project).update(current_state="active", pending_state="idle")
+    assert compute_is_idle(neon_project) is True
+
+
+def test_idle_notice_offers_a_wake_button_to_engineers_only(rf, neon_project, users):
+    from django.template import Context, Template
+
+    from dashboard.models import Membership
+
+    sync_project(neon_project)
+    template = Template("{% load neon_tags %}{% neon_idle_notice project %}")
+
+    def render(role):
+        membership = Membership.objects.get(user=users[role], team=neon_project.team)
+        context = {
+            "request": rf.get("/"),
+            "project": neon_project,
+            "membership": membership,
+            "csrf_token": "t",
+        }
+        return template.render(Context(context))
+
+    assert render("engineer").strip() == ""  # active compute: nothing to say
+    NeonCompute.objects.filter(project=neon_project).update(current_state="idle")
+    assert "is suspended" in render("viewer") and "Wake compute" not in render("viewer")
+    assert "/wake/" in render("engineer")

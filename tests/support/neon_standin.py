@@ -273,6 +273,18 @@ class StandIn:
                 }
             )
 
+    def delay_next(self, seconds: float, times: int = 1, path_contains: str = "", method: str = "") -> None:
+        """Answer the next matching calls only after `seconds` (to make one call time out)."""
+        with self.lock:
+            self.faults.append(
+                {
+                    "delay": seconds,
+                    "remaining": times,
+                    "path_contains": path_contains,
+                    "method": method.upper(),
+                }
+            )
+
     def slow(self, seconds: float) -> None:
         self.delay_seconds = seconds
 
@@ -625,9 +637,10 @@ class StandIn:
 
         def work():
             self.server.drop(branch["standin_database"])
-            for endpoint in endpoints:
-                self.state["endpoints"].pop(endpoint["id"], None)
-            self.state["branches"].pop(branch_id, None)
+            with self.lock:
+                for endpoint in endpoints:
+                    self.state["endpoints"].pop(endpoint["id"], None)
+                self.state["branches"].pop(branch_id, None)
 
         self._run(operations, work)
         return {"branch": self.public_branch(branch), "operations": operations}
@@ -657,13 +670,23 @@ class StandIn:
 
         def work():
             database = branch["standin_database"]
+            source_database = source["standin_database"]
             if preserve:
-                backup = self._new_branch(project_id, name=preserve, parent=None)
-                backup.update(current_state="ready", pending_state=None, parent_id=branch["parent_id"])
+                with self.lock:
+                    backup = self._new_branch(project_id, name=preserve, parent=None)
+                    backup.update(current_state="ready", pending_state=None, parent_id=branch["parent_id"])
                 self.server.rename(database, backup["standin_database"])
+                if source_id == branch_id:
+                    source_database = backup["standin_database"]
+            elif source_id == branch_id:
+                # No history locally: restoring a branch to its own past keeps its current data.
+                source_database = None
+                with self.server.connect() as conn:
+                    self.server.terminate_sessions(conn, database)
             else:
                 self.server.drop(database)
-            self.server.clone(source["standin_database"], database)
+            if source_database:
+                self.server.clone(source_database, database)
             idle = any(e["current_state"] == "idle" for e in endpoints)
             if idle:
                 with self.server.connect() as conn:
@@ -673,11 +696,16 @@ class StandIn:
         self._run(operations, work)
         return {"branch": self.public_branch(branch), "operations": operations}
 
-    def set_endpoint_state(self, project_id: str, endpoint_id: str, state: str) -> dict:
+    def set_endpoint_state(
+        self, project_id: str, endpoint_id: str, state: str, *, restart: bool = False
+    ) -> dict:
+        """Start (state active), suspend (idle) or restart (active, after ending every session)."""
         endpoint = self.endpoint(project_id, endpoint_id)
         self._check_no_running_operation(project_id)
         database = self.state["branches"][endpoint["branch_id"]]["standin_database"]
-        action = "start_compute" if state == "active" else "suspend_compute"
+        action = (
+            "restart_compute" if restart else ("start_compute" if state == "active" else "suspend_compute")
+        )
         operations = [
             self._new_operation(project_id, action, branch_id=endpoint["branch_id"], endpoint_id=endpoint_id)
         ]
@@ -685,9 +713,11 @@ class StandIn:
 
         def work():
             with self.server.connect() as conn:
-                self.server.set_allow_connections(conn, database, state == "active")
-                if state == "idle":
+                self.server.set_allow_connections(conn, database, state == "active" and not restart)
+                if state == "idle" or restart:
                     self.server.terminate_sessions(conn, database)
+                if restart:
+                    self.server.set_allow_connections(conn, database, True)
             stamp = now_iso()
             endpoint.update(current_state=state, pending_state=None, updated_at=stamp)
             if state == "active":
@@ -773,7 +803,7 @@ ROUTES = [
     ("GET", r"/projects/(?P<project_id>[^/]+)/endpoints/(?P<endpoint_id>[^/]+)", "get_endpoint"),
     (
         "POST",
-        r"/projects/(?P<project_id>[^/]+)/endpoints/(?P<endpoint_id>[^/]+)/(?P<verb>start|suspend)",
+        r"/projects/(?P<project_id>[^/]+)/endpoints/(?P<endpoint_id>[^/]+)/(?P<verb>start|suspend|restart)",
         "endpoint_action",
     ),
     ("GET", r"/projects/(?P<project_id>[^/]+)/connection_uri", "connection_uri"),
@@ -858,7 +888,9 @@ class Handler(BaseHTTPRequestHandler):
             if standin.delay_seconds:
                 time.sleep(standin.delay_seconds)
             fault = standin.take_fault(method, path)
-            if fault:
+            if fault and fault.get("delay"):
+                time.sleep(fault["delay"])  # a slow answer; the call then proceeds normally
+            elif fault:
                 raise APIError(
                     fault["status"], f"injected {fault['status']} from the stand-in", fault["code"]
                 )
@@ -912,8 +944,9 @@ class Handler(BaseHTTPRequestHandler):
             if name == "get_endpoint":
                 return 200, {"endpoint": s.endpoint(pid, args["endpoint_id"])}
             if name == "endpoint_action":
-                state = "active" if args["verb"] == "start" else "idle"
-                return 200, s.set_endpoint_state(pid, args["endpoint_id"], state)
+                state = "idle" if args["verb"] == "suspend" else "active"
+                restart = args["verb"] == "restart"
+                return 200, s.set_endpoint_state(pid, args["endpoint_id"], state, restart=restart)
             if name == "connection_uri":
                 return 200, s.connection_uri(pid, query)
             if name == "get_operation":
