@@ -62,7 +62,9 @@ def _context(request, project, membership, *, idle: bool = False) -> dict:
 def activity_page(request, slug):
     project, membership = get_project_for_user(request, slug)
     # Reading activity would wake a suspended Neon compute: only when the person asks for it.
-    idle = request.GET.get("wake") != "1" and compute_is_idle(project)
+    # Waking is for engineers and admins, as on the branches page.
+    wake = request.GET.get("wake") == "1" and membership.has_role(Role.ENGINEER)
+    idle = not wake and compute_is_idle(project)
     context = _context(request, project, membership, idle=idle)
     if request.htmx:
         response = render(request, "activity/_sessions.html", context)

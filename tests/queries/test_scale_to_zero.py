@@ -28,16 +28,19 @@ def test_idle_compute_is_skipped_without_a_connection_attempt(
     assert "Skipped" in overview and "compute idle" in overview
 
 
-def test_activity_page_does_not_wake_an_idle_compute_unless_asked(
+def test_activity_page_does_not_wake_an_idle_compute_unless_an_engineer_asks(
     client_for, neon_project, neon_standin, idle_default_compute, settings
 ):
     settings.NEON_STATE_MAX_AGE_SECONDS = 0
-    client = client_for("viewer")
-    body = client.get("/projects/pagila-neon/activity/").content.decode()
-    assert "Neon reports the compute idle" in body and "?wake=1" in body
-    assert (
-        client.get("/projects/pagila-neon/activity/", HTTP_HX_REQUEST="true").status_code == 286
-    )  # stop polling
+    viewer = client_for("viewer")
+    body = viewer.get("/projects/pagila-neon/activity/").content.decode()
+    assert "Neon reports the compute idle" in body and "?wake=1" not in body
+    assert viewer.get("/projects/pagila-neon/activity/", HTTP_HX_REQUEST="true").status_code == 286  # stop polling
+    viewer.get("/projects/pagila-neon/activity/?wake=1")  # a viewer cannot wake it this way
     assert neon_standin.standin.attempts_on(idle_default_compute) == 0
-    client.get("/projects/pagila-neon/activity/?wake=1")  # the person asked: now it connects
+    engineer = client_for("engineer")
+    body = engineer.get("/projects/pagila-neon/activity/").content.decode()
+    assert "Wake compute" in body and "?wake=1" in body
+    assert neon_standin.standin.attempts_on(idle_default_compute) == 0
+    engineer.get("/projects/pagila-neon/activity/?wake=1")  # the engineer asked: now it connects
     assert neon_standin.standin.attempts_on(idle_default_compute) >= 1
