@@ -62,8 +62,20 @@ class Activity:
 def read_sessions(cur: psycopg.Cursor) -> list[Session]:
     cur.execute(SESSIONS_SQL)
     sessions = [
-        Session(pid, user or "", app or "", client or "", state or "", wtype or "", wevent or "", q_age, x_age,
-                b_age, query or "", list(blocked or []))
+        Session(
+            pid,
+            user or "",
+            app or "",
+            client or "",
+            state or "",
+            wtype or "",
+            wevent or "",
+            q_age,
+            x_age,
+            b_age,
+            query or "",
+            list(blocked or []),
+        )
         for pid, user, app, client, state, wtype, wevent, q_age, x_age, b_age, query, blocked in cur.fetchall()
     ]
     by_pid = {s.pid: s for s in sessions}

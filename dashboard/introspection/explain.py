@@ -83,9 +83,13 @@ def explain(
         raise ExplainRefused("A generic plan cannot be analyzed; enter parameter values instead.")
     values = [] if generic else list(params or [])
     if not generic and len(values) != info.param_count:
-        raise ExplainRefused(f"The statement has {info.param_count} parameter(s); {len(values)} value(s) given.")
+        raise ExplainRefused(
+            f"The statement has {info.param_count} parameter(s); {len(values)} value(s) given."
+        )
     options = "GENERIC_PLAN" if generic else ("ANALYZE, BUFFERS" if analyze else "COSTS")
-    query = sql.SQL("EXPLAIN ({options}) {statement}").format(options=sql.SQL(options), statement=sql.SQL(text))
+    query = sql.SQL("EXPLAIN ({options}) {statement}").format(
+        options=sql.SQL(options), statement=sql.SQL(text)
+    )
     with conn.transaction(force_rollback=True):
         cur = psycopg.RawCursor(conn)
         cur.execute("SET TRANSACTION READ ONLY")

@@ -51,7 +51,9 @@ SELECT slot_name, slot_type, database,
 FROM pg_replication_slots WHERE NOT active ORDER BY 1
 """
 
-FILE_CACHE_SQL = "/* neon-ops-dashboard health */ SELECT file_cache_hits, file_cache_misses FROM neon_stat_file_cache"
+FILE_CACHE_SQL = (
+    "/* neon-ops-dashboard health */ SELECT file_cache_hits, file_cache_misses FROM neon_stat_file_cache"
+)
 
 
 @dataclass
@@ -94,10 +96,33 @@ class HealthFacts:
 
 def read_health(cur: psycopg.Cursor, *, long_seconds: int, idle_seconds: int) -> HealthFacts:
     cur.execute(SUMMARY_SQL, {"long": long_seconds, "idle": idle_seconds})
-    (connections, max_conn, reserved, long_running, longest, idle_tx, longest_idle, hit, read, xid_age,
-     has_lfc, in_recovery) = cur.fetchone()
-    facts = HealthFacts(connections, max_conn, reserved, long_running, longest, idle_tx, longest_idle,
-                        hit or 0, read or 0, xid_age or 0, in_recovery)
+    (
+        connections,
+        max_conn,
+        reserved,
+        long_running,
+        longest,
+        idle_tx,
+        longest_idle,
+        hit,
+        read,
+        xid_age,
+        has_lfc,
+        in_recovery,
+    ) = cur.fetchone()
+    facts = HealthFacts(
+        connections,
+        max_conn,
+        reserved,
+        long_running,
+        longest,
+        idle_tx,
+        longest_idle,
+        hit or 0,
+        read or 0,
+        xid_age or 0,
+        in_recovery,
+    )
     if has_lfc:
         cur.execute(FILE_CACHE_SQL)
         row = cur.fetchone()

@@ -19,8 +19,14 @@ from psycopg import sql
 COLLECTOR_MARK = "neon-ops-dashboard"
 
 # Utility statements the dashboard's read-only transactions send (see targets.connect.read_only).
-OWN_UTILITY_PREFIXES = ("begin", "commit", "rollback", "set transaction read only", "set local statement_timeout",
-                        "set local lock_timeout")
+OWN_UTILITY_PREFIXES = (
+    "begin",
+    "commit",
+    "rollback",
+    "set transaction read only",
+    "set local statement_timeout",
+    "set local lock_timeout",
+)
 
 # Counters summed per interval; name in pg_stat_statements -> our field name.
 COUNTER_COLUMNS = {
@@ -61,8 +67,14 @@ class StatementCounters:
         return (self.userid, self.queryid, self.toplevel)
 
     def counters(self) -> tuple:
-        return (self.calls, self.total_exec_ms, self.total_plan_ms, self.rows, self.shared_blks_hit,
-                self.shared_blks_read)
+        return (
+            self.calls,
+            self.total_exec_ms,
+            self.total_plan_ms,
+            self.rows,
+            self.shared_blks_hit,
+            self.shared_blks_read,
+        )
 
 
 @dataclass
@@ -76,6 +88,7 @@ class StatementsSnapshot:
     has_stats_since: bool
     entries: list[StatementCounters] = field(default_factory=list)
     roles: dict[int, str] = field(default_factory=dict)
+    schema: str = "public"
 
 
 @dataclass
@@ -91,53 +104,67 @@ def _mark(query: str) -> sql.Composable:
 INFO_SQL = _mark(
     "SELECT current_setting('server_version_num')::int, d.oid::bigint, d.datname, now(), "
     "pg_postmaster_start_time(), "
-    "EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_stat_statements'), "
-    "to_regclass('pg_stat_statements_info') IS NOT NULL "
+    "(SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace "
+    "WHERE e.extname = 'pg_stat_statements') "
     "FROM pg_database d WHERE d.datname = current_database()"
 )
+# Columns of the view and of pg_stat_statements_info, in the schema the extension was created in
+# (not always on the search path, e.g. an `extensions` schema).
 COLUMNS_SQL = _mark(
-    "SELECT a.attname FROM pg_attribute a WHERE a.attrelid = to_regclass('pg_stat_statements') "
+    "SELECT c.relname, a.attname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+    "JOIN pg_attribute a ON a.attrelid = c.oid "
+    "WHERE n.nspname = %s AND c.relname IN ('pg_stat_statements', 'pg_stat_statements_info') "
     "AND a.attnum > 0 AND NOT a.attisdropped"
 )
-RESET_SQL = _mark("SELECT stats_reset FROM pg_stat_statements_info")
 ROLES_SQL = _mark("SELECT oid::bigint, rolname FROM pg_roles")
 
 
-def _counters_sql(columns: set[str]) -> sql.Composable:
+def _reset_sql(schema: str) -> sql.Composable:
+    return _mark("SELECT stats_reset FROM {schema}.pg_stat_statements_info").format(
+        schema=sql.Identifier(schema)
+    )
+
+
+def _counters_sql(schema: str, columns: set[str]) -> sql.Composable:
     toplevel = sql.SQL("toplevel") if "toplevel" in columns else sql.SQL("true")
     since = sql.SQL("stats_since") if "stats_since" in columns else sql.SQL("NULL::timestamptz")
     return _mark(
         "SELECT queryid, userid::bigint, {toplevel}, calls, total_exec_time, total_plan_time, rows, "
         "shared_blks_hit, shared_blks_read, {since} "
-        "FROM pg_stat_statements(false) WHERE dbid = %s AND queryid IS NOT NULL"
-    ).format(toplevel=toplevel, since=since)
+        "FROM {schema}.pg_stat_statements(false) WHERE dbid = %s AND queryid IS NOT NULL"
+    ).format(toplevel=toplevel, since=since, schema=sql.Identifier(schema))
 
 
-TEXTS_SQL = _mark(
-    "SELECT DISTINCT ON (queryid) queryid, query FROM pg_stat_statements(true) "
-    "WHERE dbid = %s AND queryid = ANY(%s) ORDER BY queryid"
-)
+def _texts_sql(schema: str) -> sql.Composable:
+    return _mark(
+        "SELECT DISTINCT ON (queryid) queryid, query FROM {schema}.pg_stat_statements(true) "
+        "WHERE dbid = %s AND queryid = ANY(%s) ORDER BY queryid"
+    ).format(schema=sql.Identifier(schema))
 
 
 def read_snapshot(cur: psycopg.Cursor) -> StatementsSnapshot:
     """Counters of every pg_stat_statements entry of the connected database (no texts: cheaper)."""
     cur.execute(INFO_SQL)
-    version, dbid, datname, target_now, started, installed, has_info = cur.fetchone()
-    if not installed:
+    version, dbid, datname, target_now, started, schema = cur.fetchone()
+    if schema is None:
         raise StatementsUnavailable(
             "pg_stat_statements is not installed in this database (CREATE EXTENSION pg_stat_statements)."
         )
-    cur.execute(COLUMNS_SQL)
-    columns = {row[0] for row in cur.fetchall()}
+    cur.execute(COLUMNS_SQL, (schema,))
+    relations: dict[str, set[str]] = {}
+    for relname, attname in cur.fetchall():
+        relations.setdefault(relname, set()).add(attname)
+    columns = relations.get("pg_stat_statements", set())
     stats_reset = None
-    if has_info:
-        cur.execute(RESET_SQL)
+    if "pg_stat_statements_info" in relations:  # 14 and later
+        cur.execute(_reset_sql(schema))
         stats_reset = cur.fetchone()[0]
     try:
-        cur.execute(_counters_sql(columns), (dbid,))
+        cur.execute(_counters_sql(schema, columns), (dbid,))
     except psycopg.errors.ObjectNotInPrerequisiteState as exc:
         raise StatementsUnavailable(
-            "pg_stat_statements must be loaded via shared_preload_libraries: " + (exc.diag.message_primary or "")
+            "pg_stat_statements must be loaded via shared_preload_libraries: "
+            + (exc.diag.message_primary or "")
         ) from None
     entries = [StatementCounters(*row) for row in cur.fetchall()]
     cur.execute(ROLES_SQL)
@@ -152,14 +179,15 @@ def read_snapshot(cur: psycopg.Cursor) -> StatementsSnapshot:
         has_stats_since="stats_since" in columns,
         entries=entries,
         roles=roles,
+        schema=schema,
     )
 
 
-def read_texts(cur: psycopg.Cursor, dbid: int, queryids: list[int]) -> list[QueryTextRow]:
+def read_texts(cur: psycopg.Cursor, snap: StatementsSnapshot, queryids: list[int]) -> list[QueryTextRow]:
     """Normalized texts of the given statements (only those not stored yet are asked for)."""
     if not queryids:
         return []
-    cur.execute(TEXTS_SQL, (dbid, queryids))
+    cur.execute(_texts_sql(snap.schema), (snap.dbid, queryids))
     return [QueryTextRow(queryid, text or "") for queryid, text in cur.fetchall()]
 
 

@@ -27,7 +27,9 @@ class QueryText(models.Model):
     first_seen_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["project", "queryid"], name="query_text_once_per_project")]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "queryid"], name="query_text_once_per_project")
+        ]
 
     def __str__(self) -> str:
         return f"{self.queryid}: {self.text[:60]}"
@@ -97,7 +99,9 @@ class CollectorStatus(models.TextChoices):
 class CollectorState(models.Model):
     """Where the statement collector is for one project, and the totals it computes deltas against."""
 
-    project = models.OneToOneField(Project, on_delete=models.CASCADE, primary_key=True, related_name="collector")
+    project = models.OneToOneField(
+        Project, on_delete=models.CASCADE, primary_key=True, related_name="collector"
+    )
     status = models.CharField(max_length=16, choices=CollectorStatus.choices, default=CollectorStatus.NEVER)
     message = models.TextField(blank=True, default="")
     next_due_at = models.DateTimeField(default=timezone.now)
@@ -141,7 +145,9 @@ class ApiToken(models.Model):
     name = models.CharField(max_length=100)
     token_hash = models.CharField(max_length=64, unique=True)
     prefix = models.CharField(max_length=12)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(default=timezone.now)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked = models.BooleanField(default=False)

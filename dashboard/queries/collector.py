@@ -34,8 +34,17 @@ from dashboard.targets.urls import InvalidURL
 log = logging.getLogger(__name__)
 
 SAMPLE_COLUMNS = (
-    "project_id", "statement_id", "interval_start", "taken_at", "series_start",
-    "calls", "total_exec_ms", "total_plan_ms", "rows", "shared_blks_hit", "shared_blks_read",
+    "project_id",
+    "statement_id",
+    "interval_start",
+    "taken_at",
+    "series_start",
+    "calls",
+    "total_exec_ms",
+    "total_plan_ms",
+    "rows",
+    "shared_blks_hit",
+    "shared_blks_read",
 )
 
 
@@ -58,7 +67,10 @@ def claim_due(project_id: int, now: datetime) -> bool:
     """Take the project's collection slot with a conditional UPDATE, so a redelivered task does not run twice."""
     CollectorState.objects.get_or_create(project_id=project_id, defaults={"next_due_at": now})
     lease = now + timedelta(seconds=settings.QUERIES_COLLECT_LEASE_SECONDS)
-    return CollectorState.objects.filter(project_id=project_id, next_due_at__lte=now).update(next_due_at=lease) == 1
+    return (
+        CollectorState.objects.filter(project_id=project_id, next_due_at__lte=now).update(next_due_at=lease)
+        == 1
+    )
 
 
 def collect_project(project: Project, *, now: datetime | None = None) -> CollectorState:
@@ -67,8 +79,12 @@ def collect_project(project: Project, *, now: datetime | None = None) -> Collect
     state = state_for(project)
     state.last_attempt_at = now
     if compute_is_idle(project):
-        return _finish(state, CollectorStatus.IDLE, "Neon reports the compute idle; not connecting, so it stays "
-                       "suspended.", now + interval())
+        return _finish(
+            state,
+            CollectorStatus.IDLE,
+            "Neon reports the compute idle; not connecting, so it stays suspended.",
+            now + interval(),
+        )
     url = read_url(project)
     try:
         cfg = target_settings(url)
@@ -118,22 +134,40 @@ def _statement_ids(project, state, previous_totals, snap: StatementsSnapshot, re
 
 def _create_statements(project, snap: StatementsSnapshot, entries, cur, now) -> tuple[dict, set]:
     queryids = sorted({e.queryid for e in entries})
-    stored = set(QueryText.objects.filter(project=project, queryid__in=queryids).values_list("queryid", flat=True))
-    new_texts = read_texts(cur, snap.dbid, [q for q in queryids if q not in stored])
+    stored = set(
+        QueryText.objects.filter(project=project, queryid__in=queryids).values_list("queryid", flat=True)
+    )
+    new_texts = read_texts(cur, snap, [q for q in queryids if q not in stored])
     QueryText.objects.bulk_create(
         [
-            QueryText(project=project, queryid=row.queryid, text=row.text, fingerprint=_fingerprint(row.text),
-                      is_own=is_own_statement(row.text), first_seen_at=now)
+            QueryText(
+                project=project,
+                queryid=row.queryid,
+                text=row.text,
+                fingerprint=_fingerprint(row.text),
+                is_own=is_own_statement(row.text),
+                first_seen_at=now,
+            )
             for row in new_texts
         ],
         ignore_conflicts=True,
     )
-    text_ids = dict(QueryText.objects.filter(project=project, queryid__in=queryids).values_list("queryid", "id"))
+    text_ids = dict(
+        QueryText.objects.filter(project=project, queryid__in=queryids).values_list("queryid", "id")
+    )
     Statement.objects.bulk_create(
         [
-            Statement(project=project, query_id=text_ids[e.queryid], queryid=e.queryid, userid=e.userid,
-                      role_name=snap.roles.get(e.userid, str(e.userid)), dbid=snap.dbid, datname=snap.datname,
-                      toplevel=e.toplevel, first_seen_at=now)
+            Statement(
+                project=project,
+                query_id=text_ids[e.queryid],
+                queryid=e.queryid,
+                userid=e.userid,
+                role_name=snap.roles.get(e.userid, str(e.userid)),
+                dbid=snap.dbid,
+                datname=snap.datname,
+                toplevel=e.toplevel,
+                first_seen_at=now,
+            )
             for e in entries
             if e.queryid in text_ids
         ],
@@ -190,8 +224,12 @@ def _record_snapshot(state, snap, result: DeltaResult, statement_ids, own_ids, n
         notes.append(f"{result.entry_resets} statement(s) had been reset on their own; counted from zero.")
     if result.first_snapshot:
         state.quiet_streak = 0
-        _finish(state, CollectorStatus.BASELINE, "First snapshot: baseline taken, deltas start with the next one.",
-                now + interval())
+        _finish(
+            state,
+            CollectorStatus.BASELINE,
+            "First snapshot: baseline taken, deltas start with the next one.",
+            now + interval(),
+        )
         return
     others = _others_moved(result, statement_ids, own_ids)
     if others:
@@ -201,7 +239,9 @@ def _record_snapshot(state, snap, result: DeltaResult, statement_ids, own_ids, n
         return
     state.quiet_streak += 1
     delay = quiet_delay(state.quiet_streak)
-    notes.insert(0, f"Only the dashboard's own statements ran; next snapshot in {int(delay.total_seconds())} s.")
+    notes.insert(
+        0, f"Only the dashboard's own statements ran; next snapshot in {int(delay.total_seconds())} s."
+    )
     _finish(state, CollectorStatus.QUIET, " ".join(notes), now + delay)
 
 

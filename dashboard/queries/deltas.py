@@ -78,7 +78,9 @@ def compute_deltas(previous: dict, previous_totals: Totals, snap: StatementsSnap
         return DeltaResult(first_snapshot=True)
     result = DeltaResult(first_snapshot=False, global_reset_reason=global_reset_reason(previous, snap))
     totals = previous_totals if not result.global_reset_reason else {}
-    previous_target_now = datetime.fromisoformat(previous["target_now"]) if previous.get("target_now") else None
+    previous_target_now = (
+        datetime.fromisoformat(previous["target_now"]) if previous.get("target_now") else None
+    )
     zero = (0,) * len(COUNTERS)
     for entry in snap.entries:
         stored = totals.get(entry.key)

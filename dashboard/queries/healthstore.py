@@ -27,29 +27,38 @@ def slow_statements(project, now=None) -> list[dict]:
     t = settings.HEALTH_THRESHOLDS
     now = now or timezone.now()
     rows = (
-        StatsSample.objects.filter(project=project, taken_at__gt=now - timedelta(hours=1), taken_at__lte=now,
-                                   statement__query__is_own=False)
+        StatsSample.objects.filter(
+            project=project,
+            taken_at__gt=now - timedelta(hours=1),
+            taken_at__lte=now,
+            statement__query__is_own=False,
+        )
         .values("statement__queryid")
         .annotate(calls=Sum("calls"), total_ms=Sum("total_exec_ms"))
         .annotate(mean_ms=F("total_ms") / Cast(F("calls"), FloatField()))
         .filter(calls__gte=t["slow_min_calls"], mean_ms__gte=t["slow_mean_ms"])
         .order_by("-mean_ms")
     )
-    return [{"queryid": r["statement__queryid"], "calls": r["calls"], "mean_ms": round(r["mean_ms"], 2)}
-            for r in rows[:50]]
+    return [
+        {"queryid": r["statement__queryid"], "calls": r["calls"], "mean_ms": round(r["mean_ms"], 2)}
+        for r in rows[:50]
+    ]
 
 
 def take_health_snapshot(project: Project, *, manual: bool = False) -> HealthSnapshot:
     """Read the target's health facts and store the evaluated checks; a person may wake a compute, a job may not."""
     if not manual and compute_is_idle(project):
-        return HealthSnapshot.objects.create(project=project, skipped="Neon reports the compute idle; not checked.")
+        return HealthSnapshot.objects.create(
+            project=project, skipped="Neon reports the compute idle; not checked."
+        )
     t = settings.HEALTH_THRESHOLDS
     url = read_url(project)
     try:
         cfg = target_settings(url)
         with connect(url, cfg).conn as conn, read_only(conn, cfg) as cur:
-            facts = read_health(cur, long_seconds=t["long_running_seconds"],
-                                idle_seconds=t["idle_in_transaction_seconds"])
+            facts = read_health(
+                cur, long_seconds=t["long_running_seconds"], idle_seconds=t["idle_in_transaction_seconds"]
+            )
     except (TargetError, InvalidURL) as exc:
         return HealthSnapshot.objects.create(project=project, error=getattr(exc, "message", str(exc)))
     except psycopg.Error as exc:
@@ -71,5 +80,7 @@ def latest(project: Project) -> dict:
 
 def cleanup_snapshots(now=None) -> int:
     now = now or timezone.now()
-    deleted, _ = HealthSnapshot.objects.filter(taken_at__lt=now - timedelta(days=settings.QUERIES_RETENTION_DAYS)).delete()
+    deleted, _ = HealthSnapshot.objects.filter(
+        taken_at__lt=now - timedelta(days=settings.QUERIES_RETENTION_DAYS)
+    ).delete()
     return deleted

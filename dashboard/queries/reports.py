@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 
 import pglast
 from django.db import connection
+from django.db.models import Sum
 
 from dashboard.models.queries import QueryText, Statement, StatsSample
 
@@ -90,8 +91,18 @@ FROM per_query
 ORDER BY {order} DESC NULLS LAST, queryid
 LIMIT %(limit)s OFFSET %(offset)s
 """
-TOP_COLUMNS = ("queryid", "text", "calls", "total_ms", "mean_ms", "rows", "blks_read", "blks_hit",
-               "window_total_ms", "matching")
+TOP_COLUMNS = (
+    "queryid",
+    "text",
+    "calls",
+    "total_ms",
+    "mean_ms",
+    "rows",
+    "blks_read",
+    "blks_hit",
+    "window_total_ms",
+    "matching",
+)
 
 
 def like_pattern(text: str) -> str:
@@ -134,13 +145,20 @@ class TopPage:
         return self.number + 1
 
 
-def top_statements(project, window: Window, filters: Filters, sort: str, page: int = 1, per_page: int = 50) -> TopPage:
+def top_statements(
+    project, window: Window, filters: Filters, sort: str, page: int = 1, per_page: int = 50
+) -> TopPage:
     """One page of query ids ordered by the chosen measure, with share of the window's total time."""
     order, _ = SORTS.get(sort, SORTS["total"])
     query = TOP_SQL.format(samples=SAMPLE_TABLE, statements=STATEMENT_TABLE, texts=TEXT_TABLE, order=order)
     params = {
-        "project": project.pk, "start": window.start, "end": window.end, "role": filters.role,
-        "database": filters.database, "pattern": like_pattern(filters.text), "limit": per_page,
+        "project": project.pk,
+        "start": window.start,
+        "end": window.end,
+        "role": filters.role,
+        "database": filters.database,
+        "pattern": like_pattern(filters.text),
+        "limit": per_page,
         "offset": (max(page, 1) - 1) * per_page,
     }
     with connection.cursor() as cursor:
@@ -151,7 +169,9 @@ def top_statements(project, window: Window, filters: Filters, sort: str, page: i
     for row in rows:
         row["text"] = one_line(row["text"])
         row["share"] = (row["total_ms"] / row["window_total_ms"] * 100) if row["window_total_ms"] else 0.0
-    return TopPage(rows=rows, number=max(page, 1), per_page=per_page, total_rows=rows[0]["matching"] if rows else 0)
+    return TopPage(
+        rows=rows, number=max(page, 1), per_page=per_page, total_rows=rows[0]["matching"] if rows else 0
+    )
 
 
 def one_line(text: str, limit: int = 240) -> str:
@@ -186,6 +206,27 @@ class Chart:
     peak: float = 0.0
 
 
+def per_role(project, query_text: QueryText, window: Window) -> list[dict]:
+    """The statement's totals in the window for each role that ran it."""
+    rows = (
+        samples_in(project, window)
+        .filter(statement__query=query_text)
+        .values("statement__role_name")
+        .annotate(calls=Sum("calls"), total_ms=Sum("total_exec_ms"), rows=Sum("rows"))
+        .order_by("-total_ms")
+    )
+    return [
+        {
+            "role": r["statement__role_name"],
+            "calls": r["calls"],
+            "total_ms": r["total_ms"],
+            "rows": r["rows"],
+            "mean_ms": r["total_ms"] / r["calls"] if r["calls"] else 0.0,
+        }
+        for r in rows
+    ]
+
+
 def bucket_size(window: Window) -> timedelta:
     span = window.end - window.start
     if span <= timedelta(hours=2):
@@ -200,10 +241,12 @@ def statement_history(project, query_text: QueryText, window: Window, role: str 
     samples = samples_in(project, window, Filters(role=role)).filter(statement__query=query_text)
     step = bucket_size(window)
     buckets: dict[datetime, dict] = {}
-    for taken_at, calls, total in samples.values_list("taken_at", "calls", "total_exec_ms").order_by("taken_at"):
+    rows = samples.values_list("taken_at", "calls", "total_exec_ms", "series_start").order_by("taken_at")
+    for taken_at, calls, total, series_start in rows:
         index = int((taken_at - window.start) / step)
         start = window.start + index * step
-        bucket = buckets.setdefault(start, {"start": start, "calls": 0, "total_ms": 0.0})
+        bucket = buckets.setdefault(start, {"start": start, "calls": 0, "total_ms": 0.0, "reset": False})
+        bucket["reset"] |= series_start
         bucket["calls"] += calls
         bucket["total_ms"] += total
     for bucket in buckets.values():
@@ -221,6 +264,13 @@ def chart(title: str, unit: str, history: list[dict], key: str, window: Window) 
     for start, value in result.points:
         x = (start - window.start).total_seconds() / span * result.width
         h = (value / result.peak * (result.height - 20)) if result.peak else 0
-        result.bars.append({"x": round(x, 1), "y": round(result.height - h, 1), "w": round(bar_width, 1),
-                            "h": round(h, 1), "label": f"{start:%Y-%m-%d %H:%M} UTC: {value:,.2f} {unit}"})
+        result.bars.append(
+            {
+                "x": round(x, 1),
+                "y": round(result.height - h, 1),
+                "w": round(bar_width, 1),
+                "h": round(h, 1),
+                "label": f"{start:%Y-%m-%d %H:%M} UTC: {value:,.2f} {unit}",
+            }
+        )
     return result

@@ -12,8 +12,9 @@ TOKEN_PREFIX = "nod_"
 def create_token(team, name: str, created_by=None) -> tuple[ApiToken, str]:
     """Returns the record and the raw token, which is shown once and never stored."""
     raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    token = ApiToken.objects.create(team=team, name=name, token_hash=hash_token(raw), prefix=raw[:10],
-                                    created_by=created_by)
+    token = ApiToken.objects.create(
+        team=team, name=name, token_hash=hash_token(raw), prefix=raw[:10], created_by=created_by
+    )
     return token, raw
 
 
@@ -22,7 +23,11 @@ def token_from_header(header: str) -> ApiToken | None:
     scheme, _, raw = (header or "").partition(" ")
     if scheme.lower() != "bearer" or not raw.strip():
         return None
-    token = ApiToken.objects.select_related("team").filter(token_hash=hash_token(raw.strip()), revoked=False).first()
+    token = (
+        ApiToken.objects.select_related("team")
+        .filter(token_hash=hash_token(raw.strip()), revoked=False)
+        .first()
+    )
     if token is not None:
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now())
     return token

@@ -8,6 +8,7 @@ from django.urls import path
 from django.views.decorators.http import require_GET
 
 from dashboard.models import Project
+from dashboard.models.queries import CollectorState
 from dashboard.queries.healthstore import latest
 from dashboard.queries.tokens import token_from_header
 
@@ -15,7 +16,9 @@ STATUS_VALUE = {"ok": 0, "warning": 1, "critical": 2, "unknown": -1}
 
 
 def _unauthorized() -> HttpResponse:
-    response = JsonResponse({"error": "A valid token is required: Authorization: Bearer <token>."}, status=401)
+    response = JsonResponse(
+        {"error": "A valid token is required: Authorization: Bearer <token>."}, status=401
+    )
     response["WWW-Authenticate"] = 'Bearer realm="neon-ops-dashboard"'
     return response
 
@@ -54,21 +57,42 @@ def metrics_text(projects) -> str:
         "# HELP neon_ops_health_status Health check status: 0 ok, 1 warning, 2 critical, -1 unknown.",
         "# TYPE neon_ops_health_status gauge",
     ]
-    values = ["# HELP neon_ops_health_value Measured value of the health check.", "# TYPE neon_ops_health_value gauge"]
-    ages = ["# HELP neon_ops_health_taken_timestamp_seconds When the checks were taken (Unix time).",
-            "# TYPE neon_ops_health_taken_timestamp_seconds gauge"]
+    values = [
+        "# HELP neon_ops_health_value Measured value of the health check.",
+        "# TYPE neon_ops_health_value gauge",
+    ]
+    ages = [
+        "# HELP neon_ops_health_taken_timestamp_seconds When the checks were taken (Unix time).",
+        "# TYPE neon_ops_health_taken_timestamp_seconds gauge",
+    ]
+    collected = [
+        "# HELP neon_ops_statements_last_snapshot_timestamp_seconds When statements were last collected (Unix time).",
+        "# TYPE neon_ops_statements_last_snapshot_timestamp_seconds gauge",
+    ]
+    states = dict(
+        CollectorState.objects.filter(project__in=projects, last_snapshot_at__isnull=False).values_list(
+            "project_id", "last_snapshot_at"
+        )
+    )
     for project in projects:
+        if project.pk in states:
+            collected.append(
+                f'neon_ops_statements_last_snapshot_timestamp_seconds{{project="{_label(project.slug)}"}} '
+                f"{states[project.pk].timestamp():.0f}"
+            )
         health = latest(project)
         slug = _label(project.slug)
         if health["snapshot"]:
-            ages.append(f'neon_ops_health_taken_timestamp_seconds{{project="{slug}"}} '
-                        f'{health["snapshot"].taken_at.timestamp():.0f}')
+            ages.append(
+                f'neon_ops_health_taken_timestamp_seconds{{project="{slug}"}} '
+                f"{health['snapshot'].taken_at.timestamp():.0f}"
+            )
         for check in sorted(health["checks"], key=lambda c: c["id"]):
             labels = f'project="{slug}",check="{_label(check["id"])}"'
             lines.append(f"neon_ops_health_status{{{labels}}} {STATUS_VALUE.get(check['status'], -1)}")
             if isinstance(check.get("metric"), int | float):
                 values.append(f"neon_ops_health_value{{{labels}}} {check['metric']}")
-    return "\n".join(lines + values + ages) + "\n"
+    return "\n".join(lines + values + ages + collected) + "\n"
 
 
 @require_GET

@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import path
@@ -40,7 +41,10 @@ def parse_window(params, now: datetime) -> tuple[reports.Window, str]:
     if key in reports.WINDOWS:
         return reports.Window(key, now - reports.WINDOWS[key], now), ""
     if key == "custom":
-        start, end = _parse_local(params.get("from", "")), _parse_local(params.get("to", "") or now.isoformat())
+        start, end = (
+            _parse_local(params.get("from", "")),
+            _parse_local(params.get("to", "") or now.isoformat()),
+        )
         if start is None or end is None:
             error = "Enter the custom window as dates and times (YYYY-MM-DDTHH:MM, UTC)."
         elif start >= end:
@@ -50,7 +54,9 @@ def parse_window(params, now: datetime) -> tuple[reports.Window, str]:
         else:
             return reports.Window("custom", start, end), ""
         return reports.Window("24h", now - reports.WINDOWS["24h"], now), error
-    return reports.Window("24h", now - reports.WINDOWS["24h"], now), "Unknown window; showing the last 24 hours."
+    return reports.Window(
+        "24h", now - reports.WINDOWS["24h"], now
+    ), "Unknown window; showing the last 24 hours."
 
 
 def _filters(params) -> reports.Filters:
@@ -69,7 +75,9 @@ def _page_number(value) -> int:
 
 
 def _query_prefix(params) -> str:
-    keep = {k: params.get(k) for k in ("window", "from", "to", "sort", "role", "database", "q") if params.get(k)}
+    keep = {
+        k: params.get(k) for k in ("window", "from", "to", "sort", "role", "database", "q") if params.get(k)
+    }
     return urlencode(keep)
 
 
@@ -142,6 +150,8 @@ def _detail_context(request, project, membership, query_text: QueryText) -> dict
             reports.chart("Total time", "ms", history, "total_ms", window),
         ],
         "has_history": bool(history),
+        "per_role": reports.per_role(project, query_text, window),
+        "resets": [b["start"] for b in history if b["reset"]],
         "roles": query_text.statements.order_by("role_name").values_list("role_name", flat=True).distinct(),
         "explainable": info,
         "explain_error": explain_error,
@@ -171,14 +181,24 @@ def _explain_params(request, count: int) -> list[str] | None:
 def run_explain(project, query_text: QueryText, *, mode: str, params: list[str]) -> str:
     """Connect with the project's read settings and explain; raises ExplainRefused/TargetError."""
     url = read_url(project)
-    timeout = settings.QUERIES_EXPLAIN_ANALYZE_TIMEOUT_MS if mode == "analyze" else settings.TARGET_STATEMENT_TIMEOUT_MS
+    timeout = (
+        settings.QUERIES_EXPLAIN_ANALYZE_TIMEOUT_MS
+        if mode == "analyze"
+        else settings.TARGET_STATEMENT_TIMEOUT_MS
+    )
     cfg = target_settings(url)
     with connect(url, cfg).conn as conn:
         if mode == "generic" and conn.info.server_version < 160000:
             raise ExplainRefused("Generic plans need Postgres 16 or later; enter parameter values instead.")
         try:
-            return explain(conn, query_text.text, params, generic=mode == "generic", analyze=mode == "analyze",
-                           timeout_ms=timeout)
+            return explain(
+                conn,
+                query_text.text,
+                params,
+                generic=mode == "generic",
+                analyze=mode == "analyze",
+                timeout_ms=timeout,
+            )
         except psycopg.Error as exc:
             raise explain_query_error(exc) from None
 
@@ -189,8 +209,12 @@ def query_explain(request, slug, queryid):
     mode = request.POST.get("mode", "plain")
     if mode not in ("plain", "generic", "analyze"):
         mode = "plain"
-    minimum = Role.ENGINEER if mode == "analyze" else Role.VIEWER
-    project, membership = get_project_for_user(request, slug, minimum)
+    project, membership = get_project_for_user(request, slug)
+    if mode == "analyze" and not membership.has_role(Role.ENGINEER):
+        audit.record(
+            request.user, "query.explain_analyze", project=project, outcome=Outcome.DENIED, queryid=queryid[:40]
+        )
+        raise PermissionDenied("EXPLAIN ANALYZE runs the statement: it needs the engineer role.")
     query_text = _query_text(project, queryid)
     plan, error = "", ""
     try:
@@ -202,12 +226,18 @@ def query_explain(request, slug, queryid):
     except (TargetError, InvalidURL) as exc:
         error = getattr(exc, "message", str(exc))
     if mode == "analyze":
-        audit.record(request.user, "query.explain_analyze", project=project, obj=query_text,
-                     outcome=Outcome.FAILURE if error else Outcome.SUCCESS, queryid=query_text.queryid,
-                     error=error[:500])
+        audit.record(
+            request.user,
+            "query.explain_analyze",
+            project=project,
+            obj=query_text,
+            outcome=Outcome.FAILURE if error else Outcome.SUCCESS,
+            queryid=query_text.queryid,
+            error=error[:500],
+        )
     context = {"project": project, "query": query_text, "plan": plan, "error": error, "mode": mode}
-    if request.htmx:
-        return render(request, "queries/_plan.html", context, status=200 if not error else 400)
+    if request.htmx:  # htmx does not swap 4xx responses, so the partial carries the error with a 200
+        return render(request, "queries/_plan.html", context)
     detail = _detail_context(request, project, membership, query_text)
     return render(request, "queries/detail.html", {**detail, **context}, status=200 if not error else 400)
 
@@ -236,11 +266,19 @@ def health_refresh(request, slug):
     """A person asked for fresh checks: one short, timed read (this may wake a Neon compute on purpose)."""
     project, membership = get_project_for_user(request, slug)
     snapshot = healthstore.take_health_snapshot(project, manual=True)
-    audit.record(request.user, "health.refresh", project=project,
-                 outcome=Outcome.FAILURE if snapshot.error else Outcome.SUCCESS, error=snapshot.error[:500])
+    audit.record(
+        request.user,
+        "health.refresh",
+        project=project,
+        outcome=Outcome.FAILURE if snapshot.error else Outcome.SUCCESS,
+        error=snapshot.error[:500],
+    )
     if request.htmx:
-        return render(request, "projects/_overview_health.html",
-                      {"project": project, "membership": membership, "health": healthstore.latest(project)})
+        return render(
+            request,
+            "projects/_overview_health.html",
+            {"project": project, "membership": membership, "health": healthstore.latest(project)},
+        )
     return redirect("health_page", slug=project.slug)
 
 

@@ -13,6 +13,9 @@ import psycopg
 import pytest
 
 from dashboard.models import Project
+from tests.browser.conftest import browser_type_launch_args, login  # noqa: F401  (Chromium for browser tests)
+from tests.neon.conftest import neon_project, neon_settings, neon_standin, standin_db  # noqa: F401  (Neon stand-in)
+from tests.neon.test_scale_to_zero import idle_default_compute  # noqa: F401
 from tests.support import pg
 
 PG15_BIN = Path("/usr/lib/postgresql/15/bin")
@@ -20,8 +23,11 @@ PG15_BIN = Path("/usr/lib/postgresql/15/bin")
 
 def run_workload(url_or_conninfo, statements: dict[str, int]) -> None:
     """Run each statement the given number of times in its own connection (a real client)."""
-    conn = psycopg.connect(url_or_conninfo, autocommit=True) if isinstance(url_or_conninfo, str) else \
-        psycopg.connect(**url_or_conninfo, autocommit=True)
+    conn = (
+        psycopg.connect(url_or_conninfo, autocommit=True)
+        if isinstance(url_or_conninfo, str)
+        else psycopg.connect(**url_or_conninfo, autocommit=True)
+    )
     with conn:
         for statement, times in statements.items():
             for i in range(times):
@@ -31,8 +37,10 @@ def run_workload(url_or_conninfo, statements: dict[str, int]) -> None:
 def prepare_items(url: str, rows: int = 200) -> None:
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("CREATE TABLE IF NOT EXISTS items (id int PRIMARY KEY, name text)")
-        conn.execute("INSERT INTO items SELECT g, 'item ' || g FROM generate_series(1, %s) g ON CONFLICT DO NOTHING",
-                     (rows,))
+        conn.execute(
+            "INSERT INTO items SELECT g, 'item ' || g FROM generate_series(1, %s) g ON CONFLICT DO NOTHING",
+            (rows,),
+        )
 
 
 @pytest.fixture
@@ -59,12 +67,25 @@ class SecondCluster:
         pwfile = self.dir / "pw"
         pwfile.write_text("postgres\n")
         shutil.chown(pwfile, "postgres")
-        self._as_postgres(PG15_BIN / "initdb", "-D", self.data, "-U", "postgres", f"--pwfile={pwfile}",
-                          "--auth-host=scram-sha-256", "--auth-local=trust", "-E", "UTF8", "--locale=C.UTF-8")
+        self._as_postgres(
+            PG15_BIN / "initdb",
+            "-D",
+            self.data,
+            "-U",
+            "postgres",
+            f"--pwfile={pwfile}",
+            "--auth-host=scram-sha-256",
+            "--auth-local=trust",
+            "-E",
+            "UTF8",
+            "--locale=C.UTF-8",
+        )
         with open(self.data / "postgresql.conf", "a") as conf:
-            conf.write(f"listen_addresses = '127.0.0.1'\nport = {self.port}\nunix_socket_directories = '{self.data}'\n"
-                       "shared_preload_libraries = 'pg_stat_statements'\npg_stat_statements.track = 'top'\n"
-                       "max_connections = 30\nfsync = off\n")
+            conf.write(
+                f"listen_addresses = '127.0.0.1'\nport = {self.port}\nunix_socket_directories = '{self.data}'\n"
+                "shared_preload_libraries = 'pg_stat_statements'\npg_stat_statements.track = 'top'\n"
+                "max_connections = 30\nfsync = off\n"
+            )
         self.pg_ctl("start")
         with psycopg.connect(**self.conninfo("postgres"), autocommit=True) as conn:
             conn.execute("CREATE DATABASE target")
@@ -75,8 +96,18 @@ class SecondCluster:
         subprocess.run(["runuser", "-u", "postgres", "--", *map(str, args)], check=True, capture_output=True)
 
     def pg_ctl(self, action: str, *extra: str) -> None:
-        self._as_postgres(PG15_BIN / "pg_ctl", "-D", self.data, "-l", self.data / "server.log", "-w", "-t", "60",
-                          action, *extra)
+        self._as_postgres(
+            PG15_BIN / "pg_ctl",
+            "-D",
+            self.data,
+            "-l",
+            self.data / "server.log",
+            "-w",
+            "-t",
+            "60",
+            action,
+            *extra,
+        )
 
     def restart_like_neon(self) -> None:
         """Stop, drop the saved statistics file, start: what a Neon compute restart looks like."""
@@ -101,7 +132,13 @@ class SecondCluster:
                 time.sleep(0.2)
 
     def conninfo(self, dbname: str) -> dict:
-        return {"host": "127.0.0.1", "port": self.port, "user": "postgres", "password": "postgres", "dbname": dbname}
+        return {
+            "host": "127.0.0.1",
+            "port": self.port,
+            "user": "postgres",
+            "password": "postgres",
+            "dbname": dbname,
+        }
 
     def url(self, dbname: str = "target") -> str:
         return f"postgresql://postgres:postgres@127.0.0.1:{self.port}/{dbname}"
@@ -123,4 +160,6 @@ def second_cluster():
 @pytest.fixture
 def restartable_project(team, second_cluster):
     prepare_items(second_cluster.url())
-    return Project.objects.create(team=team, name="Restartable", slug="restartable", pooled_url=second_cluster.url())
+    return Project.objects.create(
+        team=team, name="Restartable", slug="restartable", pooled_url=second_cluster.url()
+    )

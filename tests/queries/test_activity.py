@@ -27,15 +27,16 @@ class BlockedUpdate:
 
     def _wait(self) -> None:
         try:
-            self.waiter.execute("UPDATE items SET name = 'waiter' WHERE id = 1")
+            self.waiter.execute("UPDATE items SET name = '<script>alert(1)</script>' WHERE id = 1")
         except psycopg.Error as exc:
             self.error = exc
 
     def _until_waiting(self, url: str) -> None:
         with psycopg.connect(url) as conn:
             for _ in range(100):
-                waiting = conn.execute("SELECT wait_event_type FROM pg_stat_activity WHERE pid = %s",
-                                       (self.waiter_pid,)).fetchone()
+                waiting = conn.execute(
+                    "SELECT wait_event_type FROM pg_stat_activity WHERE pid = %s", (self.waiter_pid,)
+                ).fetchone()
                 if waiting and waiting[0] == "Lock":
                     return
                 time.sleep(0.05)
@@ -61,11 +62,14 @@ def blocked(target_url):
 
 def test_activity_shows_blocked_session_under_its_blocker(client_for, project, blocked):
     body = client_for("viewer").get("/projects/shop/activity/").content.decode()
-    tree = body[body.index("Blocking tree"):body.index('id="sessions-table"')]
-    assert tree.index(f"<strong>{blocked.holder_pid}</strong>") < tree.index(f"<strong>{blocked.waiter_pid}</strong>")
+    tree = body[body.index("Blocking tree") : body.index('id="sessions-table"')]
+    assert tree.index(f"<strong>{blocked.holder_pid}</strong>") < tree.index(
+        f"<strong>{blocked.waiter_pid}</strong>"
+    )
     assert f"blocked by {blocked.holder_pid}" in tree
     assert "idle in transaction" in body and "Lock: transactionid" in body
     assert "1 blocked" in body
+    assert "<script>alert(1)</script>" not in body and "&lt;script&gt;alert(1)&lt;/script&gt;" in body
     # Viewers see no buttons.
     assert "/cancel/" not in body and "/terminate/" not in body
 
@@ -89,8 +93,9 @@ def test_engineer_cancels_the_blocked_query_with_audit(client_for, project, bloc
 
 
 def test_admin_terminates_the_blocker_and_the_waiter_proceeds(client_for, project, blocked):
-    response = client_for("admin").post(f"/projects/shop/activity/{blocked.holder_pid}/terminate/",
-                                        HTTP_HX_REQUEST="true")
+    response = client_for("admin").post(
+        f"/projects/shop/activity/{blocked.holder_pid}/terminate/", HTTP_HX_REQUEST="true"
+    )
     assert response.status_code == 200
     assert f"Terminated the session {blocked.holder_pid}" in response.content.decode()
     blocked.thread.join(5)

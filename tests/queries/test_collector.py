@@ -6,6 +6,7 @@ import psycopg
 import pytest
 from django.db.models import Sum
 from django.utils import timezone
+from psycopg import sql
 
 from dashboard.models import Project
 from dashboard.models.queries import CollectorState, CollectorStatus, QueryText, Statement, StatsSample
@@ -16,6 +17,7 @@ from tests.support import pg
 pytestmark = pytest.mark.django_db
 
 BY_ID = "SELECT name FROM items WHERE id = %s"
+ODD_SCHEMA = 'ext\'s "<b>"'
 COUNT = "SELECT count(*) FROM items WHERE id > %s"
 
 
@@ -84,8 +86,10 @@ def test_entry_reset_starts_new_series_instead_of_negative_delta(project, target
     # Reset only this database's entries: pg_stat_statements_info.stats_reset does not change,
     # the collector notices the counters going down.
     with psycopg.connect(target_url, autocommit=True) as conn:
-        conn.execute("SELECT pg_stat_statements_reset(0, (SELECT oid FROM pg_database WHERE datname = "
-                     "current_database()), 0)")
+        conn.execute(
+            "SELECT pg_stat_statements_reset(0, (SELECT oid FROM pg_database WHERE datname = "
+            "current_database()), 0)"
+        )
     run_workload(target_url, {BY_ID: 3})
     state = collect_project(project)
     sample = StatsSample.objects.get(statement__query__text__contains="items WHERE id = $1")
@@ -117,7 +121,9 @@ def test_restart_that_loses_statistics_starts_new_series(restartable_project, se
     getattr(second_cluster, restart)()
     run_workload(url, {BY_ID: 2})
     state = collect_project(restartable_project)
-    sample = StatsSample.objects.get(statement__project=restartable_project, statement__query__text__contains="items WHERE id = $1")
+    sample = StatsSample.objects.get(
+        statement__project=restartable_project, statement__query__text__contains="items WHERE id = $1"
+    )
     assert (sample.calls, sample.series_start) == (2, True)
     assert state.series == 1 and state.resets_detected == 1
 
@@ -130,7 +136,9 @@ def test_clean_restart_keeps_the_series_without_double_counting(restartable_proj
     second_cluster.pg_ctl("restart", "-m", "fast")  # pg_stat_statements saves its counters on shutdown
     run_workload(url, {COUNT: 1})
     state = collect_project(restartable_project)
-    sample = StatsSample.objects.get(statement__project=restartable_project, statement__query__text__contains="items WHERE id > $1")
+    sample = StatsSample.objects.get(
+        statement__project=restartable_project, statement__query__text__contains="items WHERE id > $1"
+    )
     assert (sample.calls, sample.series_start) == (7, False)
     assert state.status == CollectorStatus.OK
 
@@ -156,8 +164,9 @@ def test_backs_off_when_only_its_own_statements_ran(project, target_url, setting
 
 
 def test_unreachable_target_is_recorded_not_raised(team):
-    project = Project.objects.create(team=team, name="Gone", slug="gone",
-                                     pooled_url=pg.url_for("no_such_database_here"))
+    project = Project.objects.create(
+        team=team, name="Gone", slug="gone", pooled_url=pg.url_for("no_such_database_here")
+    )
     state = collect_project(project)
     assert state.status == CollectorStatus.ERROR
     assert "does not exist" in state.message
@@ -184,11 +193,34 @@ def test_retention_cleanup_deletes_old_history(project, target_url, settings):
     collect_project(project)
     removed = cleanup()
     assert removed["samples"] >= 1
-    assert list(StatsSample.objects.filter(statement__project=project, statement__query__text__contains="items WHERE id = $1")
-                .values_list("calls", flat=True)) == [2]
+    assert list(
+        StatsSample.objects.filter(
+            statement__project=project, statement__query__text__contains="items WHERE id = $1"
+        ).values_list("calls", flat=True)
+    ) == [2]
     # A statement deleted by cleanup is re-created when it moves again.
     Statement.objects.filter(project=project).delete()
     run_workload(target_url, {BY_ID: 3})
     collect_project(project)
     assert calls_for(project, "items WHERE id = $1") == 3
     assert CollectorState.objects.get(project=project).status == CollectorStatus.OK
+
+
+def test_extension_in_its_own_schema_is_found(team):
+    """Providers often create extensions in a schema off the search path; the name may be odd too."""
+    name = pg.create_database("extschema", extensions=())
+    try:
+        with psycopg.connect(pg.url_for(name), autocommit=True) as conn:
+            conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(ODD_SCHEMA)))
+            conn.execute(
+                sql.SQL("CREATE EXTENSION pg_stat_statements SCHEMA {}").format(sql.Identifier(ODD_SCHEMA))
+            )
+            conn.execute("CREATE TABLE items (id int PRIMARY KEY, name text)")
+        project = Project.objects.create(team=team, name="Ext", slug="ext", pooled_url=pg.url_for(name))
+        collect_project(project)
+        run_workload(pg.url_for(name), {BY_ID: 3})
+        state = collect_project(project)
+        assert state.status == CollectorStatus.OK, state.message
+        assert calls_for(project, "items WHERE id = $1") == 3
+    finally:
+        pg.drop_database(name)

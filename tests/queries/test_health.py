@@ -33,8 +33,11 @@ def sleep_until_cancelled(conn) -> None:
 @pytest.fixture
 def troubled(target_url, settings):
     """A database with an almost exhausted sequence, an invalid index and an open idle transaction."""
-    settings.HEALTH_THRESHOLDS = {**settings.HEALTH_THRESHOLDS, "idle_in_transaction_seconds": 0,
-                                  "long_running_seconds": 0}
+    settings.HEALTH_THRESHOLDS = {
+        **settings.HEALTH_THRESHOLDS,
+        "idle_in_transaction_seconds": 0,
+        "long_running_seconds": 0,
+    }
     with psycopg.connect(target_url, autocommit=True) as conn:
         conn.execute("CREATE SEQUENCE order_no AS smallint")
         conn.execute("SELECT setval('order_no', 32000)")
@@ -61,7 +64,9 @@ def test_health_snapshot_finds_real_problems(project, troubled):
     assert checks["sequences"]["items"][0]["name"] == "public.order_no"
     assert checks["invalid_indexes"]["status"] == "critical"
     assert checks["invalid_indexes"]["items"] == [{"name": "public.dupes_<b>v</b>", "table": "dupes"}]
-    assert checks["idle_in_transaction"]["status"] == "warning" and checks["idle_in_transaction"]["value"] == "1"
+    assert (
+        checks["idle_in_transaction"]["status"] == "warning" and checks["idle_in_transaction"]["value"] == "1"
+    )
     assert checks["long_running"]["value"] == "1"
     assert checks["wraparound"]["status"] == "ok"
     assert checks["connections"]["status"] == "ok"
@@ -83,8 +88,10 @@ def test_inactive_replication_slot_is_critical(project, target_url):
 def test_neon_file_cache_ratio_is_reported_when_the_view_exists(project, target_url):
     # A view with the columns of Neon's neon_stat_file_cache (from the neon extension) on a real database.
     with psycopg.connect(target_url, autocommit=True) as conn:
-        conn.execute("CREATE VIEW neon_stat_file_cache AS SELECT 80::bigint AS file_cache_hits, "
-                     "20::bigint AS file_cache_misses, 80.0::float8 AS file_cache_hit_ratio")
+        conn.execute(
+            "CREATE VIEW neon_stat_file_cache AS SELECT 80::bigint AS file_cache_hits, "
+            "20::bigint AS file_cache_misses, 80.0::float8 AS file_cache_hit_ratio"
+        )
     check = by_id(take_health_snapshot(project))["cache_hit"]
     assert "LFC 80.00%" in check["value"] and check["status"] == "critical"
 
@@ -153,7 +160,12 @@ def test_health_api_returns_the_checks_as_json(client, project, api_token, troub
     assert response.status_code == 200
     data = response.json()
     assert data["status"] == "critical" and data["project"] == "shop"
-    assert {c["id"] for c in data["checks"]} >= {"connections", "sequences", "slow_statements", "inactive_slots"}
+    assert {c["id"] for c in data["checks"]} >= {
+        "connections",
+        "sequences",
+        "slow_statements",
+        "inactive_slots",
+    }
 
 
 @pytest.mark.parametrize("header", [None, "Bearer", "Bearer wrong-token", "Basic abc"])
@@ -179,3 +191,9 @@ def test_metrics_in_prometheus_format_for_the_team_projects(client, project, api
     assert 'neon_ops_health_status{project="shop",check="wraparound"} 0' in text
     assert "# TYPE neon_ops_health_value gauge" in text
     assert "theirs" not in text
+    assert (
+        'neon_ops_statements_last_snapshot_timestamp_seconds{project="shop"}' not in text
+    )  # never collected
+    collect_project(project)
+    text = client.get("/metrics", HTTP_AUTHORIZATION=f"Bearer {api_token}").content.decode()
+    assert 'neon_ops_statements_last_snapshot_timestamp_seconds{project="shop"}' in text

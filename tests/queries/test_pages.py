@@ -5,6 +5,7 @@ from datetime import timedelta
 import psycopg
 import pytest
 from django.utils import timezone
+from psycopg import sql
 
 from dashboard.models import AuditEvent
 from dashboard.models.queries import QueryText
@@ -69,16 +70,23 @@ def test_window_excludes_older_history(client_for, collected):
     # The workload was stored 5 minutes ago: a custom window ending 6 minutes ago is empty.
     end = (timezone.now() - timedelta(minutes=6)).strftime("%Y-%m-%dT%H:%M")
     start = (timezone.now() - timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M")
-    body = client_for("viewer").get(f"/projects/shop/queries/?window=custom&from={start}&to={end}").content.decode()
+    body = (
+        client_for("viewer")
+        .get(f"/projects/shop/queries/?window=custom&from={start}&to={end}")
+        .content.decode()
+    )
     assert "No statements ran in this window" in body
 
 
-@pytest.mark.parametrize("query,message", [
-    ("window=custom&from=yesterday", "Enter the custom window as dates"),
-    ("window=custom&from=2026-01-02T00:00&to=2026-01-01T00:00", "must start before it ends"),
-    ("window=custom&from=2020-01-01T00:00&to=2026-01-01T00:00", "History is kept for"),
-    ("window=forever", "Unknown window"),
-])
+@pytest.mark.parametrize(
+    "query,message",
+    [
+        ("window=custom&from=yesterday", "Enter the custom window as dates"),
+        ("window=custom&from=2026-01-02T00:00&to=2026-01-01T00:00", "must start before it ends"),
+        ("window=custom&from=2020-01-01T00:00&to=2026-01-01T00:00", "History is kept for"),
+        ("window=forever", "Unknown window"),
+    ],
+)
 def test_bad_window_input_gets_a_clear_message(client_for, collected, query, message):
     response = client_for("viewer").get(f"/projects/shop/queries/?{query}")
     assert response.status_code == 200
@@ -107,6 +115,8 @@ def test_detail_page_shows_charts_and_formatted_text(client_for, collected):
     body = response.content.decode()
     assert response.status_code == 200
     assert body.count("<svg") == 3 and "30.00 calls" in body
+    per_role = body[body.index('class="data compact per-role"') :]
+    assert "<td>postgres</td>" in per_role and '<td class="num">30</td>' in per_role
     assert "SELECT name\nFROM items\nWHERE id = $1" in body
 
 
@@ -117,7 +127,9 @@ def test_unknown_or_malformed_queryid_is_404(client_for, collected):
 
 def test_explain_with_bound_parameters(client_for, collected):
     queryid = queryid_of(collected, "items WHERE id = $1")
-    response = client_for("viewer").post(f"/projects/shop/queries/{queryid}/explain/", {"mode": "plain", "param1": "5"})
+    response = client_for("viewer").post(
+        f"/projects/shop/queries/{queryid}/explain/", {"mode": "plain", "param1": "5"}
+    )
     body = response.content.decode()
     assert response.status_code == 200, body
     assert "Index Scan using items_pkey" in body
@@ -136,16 +148,18 @@ def test_explain_parameter_is_never_interpolated(client_for, collected):
 
 def test_explain_refuses_wrong_number_of_parameters(client_for, collected):
     queryid = queryid_of(collected, "items WHERE id = $1")
-    response = client_for("viewer").post(f"/projects/shop/queries/{queryid}/explain/", {"mode": "plain"},
-                                         HTTP_HX_REQUEST="true")
-    assert response.status_code == 400
+    response = client_for("viewer").post(
+        f"/projects/shop/queries/{queryid}/explain/", {"mode": "plain"}, HTTP_HX_REQUEST="true"
+    )
+    assert response.status_code == 200  # htmx swaps the partial with the message
     assert "The statement has 1 parameter(s); 0 value(s) given" in response.content.decode()
 
 
 def test_explain_analyze_by_engineer_runs_rolled_back_and_is_audited(client_for, collected):
     queryid = queryid_of(collected, "CROSS JOIN")
-    response = client_for("engineer").post(f"/projects/shop/queries/{queryid}/explain/",
-                                           {"mode": "analyze", "param1": "190"})
+    response = client_for("engineer").post(
+        f"/projects/shop/queries/{queryid}/explain/", {"mode": "analyze", "param1": "190"}
+    )
     body = response.content.decode()
     assert response.status_code == 200, body
     assert "actual time=" in body and "rolled back" in body
@@ -158,11 +172,44 @@ def test_explain_analyze_refused_for_data_modifying_statement(client_for, collec
     run_workload(target_url, {"UPDATE items SET name = name WHERE id = %s": 1})
     collect_project(collected)
     queryid = queryid_of(collected, "UPDATE items")
-    response = client_for("engineer").post(f"/projects/shop/queries/{queryid}/explain/",
-                                           {"mode": "analyze", "param1": "1"})
+    response = client_for("engineer").post(
+        f"/projects/shop/queries/{queryid}/explain/", {"mode": "analyze", "param1": "1"}
+    )
     assert response.status_code == 400
     assert "only allowed for a plain SELECT" in response.content.decode()
     assert AuditEvent.objects.get(action="query.explain_analyze").outcome == "failure"
+
+
+def test_plain_explain_of_an_update_shows_its_plan_without_running_it(client_for, collected, target_url):
+    collect_project(collected)
+    run_workload(target_url, {"UPDATE items SET name = name WHERE id = %s": 1})
+    collect_project(collected)
+    queryid = queryid_of(collected, "UPDATE items")
+    response = client_for("viewer").post(
+        f"/projects/shop/queries/{queryid}/explain/", {"mode": "plain", "param1": "4"}
+    )
+    body = response.content.decode()
+    assert response.status_code == 200, body
+    assert "Update on items" in body
+    with psycopg.connect(target_url) as conn:
+        assert conn.execute("SELECT name FROM items WHERE id = 4").fetchone()[0] == "item 4"
+
+
+def test_explain_analyze_cannot_write_even_through_a_select(client_for, collected, target_url):
+    with psycopg.connect(target_url, autocommit=True) as conn:
+        conn.execute("CREATE SEQUENCE order_seq")
+    collect_project(collected)
+    run_workload(target_url, {"SELECT nextval('order_seq') + %s": 1})
+    collect_project(collected)
+    queryid = queryid_of(collected, "nextval")
+    response = client_for("engineer").post(
+        f"/projects/shop/queries/{queryid}/explain/",
+        {"mode": "analyze", "param1": "0", "param2": "order_seq"},
+    )
+    assert response.status_code == 400
+    assert "read-only transaction" in response.content.decode()
+    with psycopg.connect(target_url) as conn:
+        assert conn.execute("SELECT last_value FROM order_seq").fetchone()[0] == 1  # only the workload's call
 
 
 def test_explain_analyze_times_out_with_clear_message(client_for, collected, settings):
@@ -171,8 +218,9 @@ def test_explain_analyze_times_out_with_clear_message(client_for, collected, set
     run_workload(collected.pooled_url, {"SELECT pg_sleep(%s::float / 1000)": 1})
     collect_project(collected)
     queryid = queryid_of(collected, "pg_sleep")
-    response = client_for("engineer").post(f"/projects/shop/queries/{queryid}/explain/",
-                                           {"mode": "analyze", "param1": "2000", "param2": "1000"})
+    response = client_for("engineer").post(
+        f"/projects/shop/queries/{queryid}/explain/", {"mode": "analyze", "param1": "2000", "param2": "1000"}
+    )
     assert response.status_code == 400
     assert "took too long and was cancelled" in response.content.decode()
 
@@ -182,3 +230,37 @@ def test_generic_plan_needs_postgres_16(client_for, collected):
     response = client_for("viewer").post(f"/projects/shop/queries/{queryid}/explain/", {"mode": "generic"})
     assert response.status_code == 400
     assert "Generic plans need Postgres 16" in response.content.decode()
+
+
+def test_detail_page_marks_a_reset(client_for, project, target_url):
+    run_workload(target_url, {BY_ID: 5})
+    collect_project(project)
+    with psycopg.connect(target_url, autocommit=True) as conn:
+        conn.execute(
+            "SELECT pg_stat_statements_reset(0, (SELECT oid FROM pg_database WHERE datname = current_database()), 0)"
+        )
+    run_workload(target_url, {BY_ID: 2})
+    collect_project(project)
+    queryid = queryid_of(project, "items WHERE id = $1")
+    body = client_for("viewer").get(f"/projects/shop/queries/{queryid}/?window=1h").content.decode()
+    assert "Counters were reset (or the server restarted)" in body
+    assert "2.00 calls" in body  # counted from zero after the reset, never negative
+
+
+def test_top_statements_are_paged(client_for, project, target_url):
+    with psycopg.connect(target_url, autocommit=True) as conn:
+        conn.execute(
+            "DO $$ BEGIN FOR i IN 1..55 LOOP EXECUTE format('CREATE TABLE page_%s (id int)', i); END LOOP; END $$"
+        )
+        collect_project(project)
+        for i in range(1, 56):
+            conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(f"page_{i}")))
+    collect_project(project)
+    client = client_for("viewer")
+    first = client.get("/projects/shop/queries/?window=1h&q=page_").content.decode()
+    assert first.count("SELECT count(*) FROM &quot;page_") == 50 and "Page 1 of 2" in first
+    assert "?window=1h&amp;q=page_&amp;page=2" in first
+    second = client.get("/projects/shop/queries/?window=1h&q=page_&page=2").content.decode()
+    assert second.count("SELECT count(*) FROM &quot;page_") == 5 and "Page 2 of 2" in second
+    beyond = client.get("/projects/shop/queries/?window=1h&q=page_&page=9").content.decode()
+    assert "Page 1 of 2" in beyond

@@ -2,6 +2,7 @@
 
 import pytest
 
+from dashboard.models import AuditEvent
 from dashboard.models.queries import QueryText
 from dashboard.queries.collector import collect_project
 from tests.queries.conftest import run_workload
@@ -13,12 +14,25 @@ WHO = ["anonymous", "other_team", "viewer", "engineer", "admin"]
 MATRIX = [
     # method, url, data, {who: status}
     ("get", "/projects/shop/queries/", None, {"viewer": 200, "engineer": 200, "admin": 200}),
-    ("get", "/projects/shop/queries/?window=7d&sort=calls", None, {"viewer": 200, "engineer": 200, "admin": 200}),
+    (
+        "get",
+        "/projects/shop/queries/?window=7d&sort=calls",
+        None,
+        {"viewer": 200, "engineer": 200, "admin": 200},
+    ),
     ("get", "/projects/shop/queries/{qid}/", None, {"viewer": 200, "engineer": 200, "admin": 200}),
-    ("post", "/projects/shop/queries/{qid}/explain/", {"mode": "plain", "param1": "1"},
-     {"viewer": 200, "engineer": 200, "admin": 200}),
-    ("post", "/projects/shop/queries/{qid}/explain/", {"mode": "analyze", "param1": "1"},
-     {"viewer": 403, "engineer": 200, "admin": 200}),
+    (
+        "post",
+        "/projects/shop/queries/{qid}/explain/",
+        {"mode": "plain", "param1": "1"},
+        {"viewer": 200, "engineer": 200, "admin": 200},
+    ),
+    (
+        "post",
+        "/projects/shop/queries/{qid}/explain/",
+        {"mode": "analyze", "param1": "1"},
+        {"viewer": 403, "engineer": 200, "admin": 200},
+    ),
     ("get", "/projects/shop/queries/{qid}/explain/", None, {"viewer": 405, "engineer": 405, "admin": 405}),
     ("get", "/projects/shop/activity/", None, {"viewer": 200, "engineer": 200, "admin": 200}),
     ("get", "/projects/shop/activity/1/cancel/", None, {"viewer": 403, "engineer": 200, "admin": 200}),
@@ -40,7 +54,9 @@ def queryid(project, target_url):
 
 
 @pytest.mark.parametrize("who", WHO)
-@pytest.mark.parametrize("method,url,data,expected", MATRIX, ids=[f"{m} {u} {d or ''}" for m, u, d, _ in MATRIX])
+@pytest.mark.parametrize(
+    "method,url,data,expected", MATRIX, ids=[f"{m} {u} {d or ''}" for m, u, d, _ in MATRIX]
+)
 def test_permission_matrix(client_for, queryid, who, method, url, data, expected):
     client = client_for(None if who == "anonymous" else who)
     url = url.format(qid=queryid)
@@ -54,3 +70,23 @@ def test_permission_matrix(client_for, queryid, who, method, url, data, expected
         assert response.status_code in ((404, 405) if expected.get("viewer") == 405 else (404,))
     else:
         assert response.status_code == expected[who]
+
+
+@pytest.mark.parametrize(
+    "who,url,data,action",
+    [
+        ("viewer", "/projects/shop/activity/1/cancel/", {}, "activity.cancel"),
+        ("engineer", "/projects/shop/activity/1/terminate/", {}, "activity.terminate"),
+        (
+            "viewer",
+            "/projects/shop/queries/{qid}/explain/",
+            {"mode": "analyze", "param1": "1"},
+            "query.explain_analyze",
+        ),
+    ],
+)
+def test_denied_attempts_are_audited(client_for, queryid, who, url, data, action):
+    response = client_for(who).post(url.format(qid=queryid), data)
+    assert response.status_code == 403
+    event = AuditEvent.objects.get(action=action)
+    assert (event.outcome, event.actor.username) == ("denied", who)

@@ -43,8 +43,10 @@ def test_stats_since_catches_an_entry_reset_that_counters_cannot(versioned_proje
     run_workload(url, {BY_ID: 3})
     collect_project(project)
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("SELECT pg_stat_statements_reset(0, (SELECT oid FROM pg_database WHERE datname = "
-                     "current_database()), 0)")
+        conn.execute(
+            "SELECT pg_stat_statements_reset(0, (SELECT oid FROM pg_database WHERE datname = "
+            "current_database()), 0)"
+        )
     run_workload(url, {BY_ID: 10})
     collect_project(project)
     sample = StatsSample.objects.get(statement__query__text__contains="items WHERE id = $1")

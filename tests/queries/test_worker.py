@@ -13,7 +13,9 @@ pytestmark = pytest.mark.worker
 
 def test_beat_job_collects_due_projects_on_a_real_worker(celery_worker, client_for, project, target_url):
     collect_due_statements.delay()
-    state = wait_until(lambda: CollectorState.objects.filter(project=project, status=CollectorStatus.BASELINE).first())
+    state = wait_until(
+        lambda: CollectorState.objects.filter(project=project, status=CollectorStatus.BASELINE).first()
+    )
     wait_until(lambda: HealthSnapshot.objects.filter(project=project).exclude(checks=[]).exists())
 
     run_workload(target_url, {"SELECT name FROM items WHERE id = %s": 6})
