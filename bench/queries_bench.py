@@ -30,7 +30,9 @@ from psycopg import sql
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 DASHBOARD_DB = "queries_bench_dashboard"
-warnings.filterwarnings("ignore", message="No directory at")  # whitenoise: static files are not collected here
+warnings.filterwarnings(
+    "ignore", message="No directory at"
+)  # whitenoise: static files are not collected here
 
 
 def bench_key(kind: str) -> str:

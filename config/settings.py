@@ -28,7 +28,9 @@ if not DEBUG:
     if SECRET_KEY == DEV_SECRET_KEY:
         raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off")
     if DEV_ENCRYPTION_KEY in FIELD_ENCRYPTION_KEYS:
-        raise ImproperlyConfigured("FIELD_ENCRYPTION_KEYS must not contain the development key when DEBUG is off")
+        raise ImproperlyConfigured(
+            "FIELD_ENCRYPTION_KEYS must not contain the development key when DEBUG is off"
+        )
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"] if DEBUG else [])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
@@ -209,7 +211,10 @@ QUERIES_RETENTION_DAYS = env_int("QUERIES_RETENTION_DAYS", 14, minimum=1)
 QUERIES_EXPLAIN_ANALYZE_TIMEOUT_MS = env_int("QUERIES_EXPLAIN_ANALYZE_TIMEOUT_MS", 10000, minimum=100)
 # Health thresholds: (warning, critical). Ratios are fractions; times are seconds.
 HEALTH_THRESHOLDS = {
-    "connections_ratio": (env_float("HEALTH_CONNECTIONS_WARN", 0.75), env_float("HEALTH_CONNECTIONS_CRIT", 0.9)),
+    "connections_ratio": (
+        env_float("HEALTH_CONNECTIONS_WARN", 0.75),
+        env_float("HEALTH_CONNECTIONS_CRIT", 0.9),
+    ),
     "long_running_seconds": env_int("HEALTH_LONG_RUNNING_SECONDS", 60, minimum=1),
     "long_running_count": (env_int("HEALTH_LONG_RUNNING_WARN", 1), env_int("HEALTH_LONG_RUNNING_CRIT", 5)),
     "idle_in_transaction_seconds": env_int("HEALTH_IDLE_TX_SECONDS", 60, minimum=0),
@@ -223,5 +228,11 @@ HEALTH_THRESHOLDS = {
     "slow_min_calls": env_int("HEALTH_SLOW_MIN_CALLS", 100, minimum=1),
     "slow_count": (env_int("HEALTH_SLOW_WARN", 1), env_int("HEALTH_SLOW_CRIT", 5)),
 }
-CELERY_BEAT_SCHEDULE["queries-collect-due"] = {"task": "dashboard.queries.tasks.collect_due_statements", "schedule": 60.0}
-CELERY_BEAT_SCHEDULE["queries-cleanup"] = {"task": "dashboard.queries.tasks.cleanup_statement_history", "schedule": 3600.0}
+CELERY_BEAT_SCHEDULE["queries-collect-due"] = {
+    "task": "dashboard.queries.tasks.collect_due_statements",
+    "schedule": 60.0,
+}
+CELERY_BEAT_SCHEDULE["queries-cleanup"] = {
+    "task": "dashboard.queries.tasks.cleanup_statement_history",
+    "schedule": 3600.0,
+}

@@ -29,7 +29,9 @@ def get_project_for_user(request, slug: str, minimum: str = Role.VIEWER) -> tupl
 def teams_where(user, minimum: str):
     """Teams in which the user has at least the given role."""
     ranks = [role for role in Role if Membership(role=role).has_role(minimum)]
-    return Team.objects.filter(memberships__user=user, memberships__role__in=ranks).distinct().order_by("name")
+    return (
+        Team.objects.filter(memberships__user=user, memberships__role__in=ranks).distinct().order_by("name")
+    )
 
 
 def visible_projects(user):

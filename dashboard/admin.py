@@ -22,7 +22,14 @@ class ProjectAdmin(admin.ModelAdmin):
     list_display = ("name", "slug", "team", "status", "checked_at")
     list_filter = ("team", "status")
     exclude = ("pooled_url", "direct_url", "neon_api_key")
-    readonly_fields = ("masked_pooled_url", "masked_direct_url", "status", "status_message", "checked_at", "check_result")
+    readonly_fields = (
+        "masked_pooled_url",
+        "masked_direct_url",
+        "status",
+        "status_message",
+        "checked_at",
+        "check_result",
+    )
 
 
 @admin.register(TaskRun)

@@ -3,7 +3,9 @@
 from dashboard.models import AuditEvent, Outcome
 
 
-def record(actor, action: str, *, project=None, team=None, obj=None, outcome=Outcome.SUCCESS, **detail) -> AuditEvent:
+def record(
+    actor, action: str, *, project=None, team=None, obj=None, outcome=Outcome.SUCCESS, **detail
+) -> AuditEvent:
     """Record who did what to which object, and how it ended. Never pass secrets in detail."""
     is_user = actor is not None and getattr(actor, "is_authenticated", False)
     return AuditEvent.objects.create(

@@ -22,7 +22,9 @@ def decrypt(token: str) -> str:
     try:
         return _fernet().decrypt(token.encode()).decode()
     except InvalidToken:
-        raise ValueError("stored secret cannot be decrypted with the configured FIELD_ENCRYPTION_KEYS") from None
+        raise ValueError(
+            "stored secret cannot be decrypted with the configured FIELD_ENCRYPTION_KEYS"
+        ) from None
 
 
 def rotate(token: str) -> str:

@@ -51,7 +51,9 @@ class ProjectForm(forms.ModelForm):
         if self.editing:
             del self.fields["team"]
             for name in ("pooled_url", "direct_url", "neon_api_key"):
-                self.fields[name].help_text = "Leave blank to keep the stored value. " + self.fields[name].help_text
+                self.fields[name].help_text = (
+                    "Leave blank to keep the stored value. " + self.fields[name].help_text
+                )
 
     def clean_pooled_url(self):
         value = self.cleaned_data["pooled_url"].strip()

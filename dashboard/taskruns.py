@@ -58,7 +58,9 @@ def _finish(run: TaskRun, status: str, **fields) -> None:
 def reconcile_stale() -> int:
     """Mark runs lost whose worker stopped sending heartbeats (or never picked them up)."""
     cutoff = timezone.now() - timedelta(seconds=settings.TASK_STALE_AFTER_SECONDS)
-    stale = Q(status=TaskStatus.RUNNING, heartbeat_at__lt=cutoff) | Q(status=TaskStatus.QUEUED, created_at__lt=cutoff)
+    stale = Q(status=TaskStatus.RUNNING, heartbeat_at__lt=cutoff) | Q(
+        status=TaskStatus.QUEUED, created_at__lt=cutoff
+    )
     return TaskRun.objects.filter(stale).update(
         status=TaskStatus.LOST,
         finished_at=timezone.now(),

@@ -43,6 +43,8 @@ def check_project_connection(run_id: str) -> None:
 @shared_task(soft_time_limit=30, time_limit=60)
 def reconcile_stale_task_runs() -> int:
     return taskruns.reconcile_stale()
+
+
 from dashboard import tasks_schema  # noqa: E402,F401  (schema area tasks)
 from dashboard.neon import tasks as neon_tasks  # noqa: E402,F401  (registers the Neon area's tasks)
 from dashboard.queries import tasks as _queries_tasks  # noqa: E402,F401  (registers the queries area's tasks)

@@ -5,6 +5,9 @@ cd "$(dirname "$0")/.."
 PORT="${PORT:-8000}"
 PY=.venv/bin/python
 mkdir -p var/log
+# The demo collects statement statistics every minute so the Queries page fills quickly
+# (production default: every 5 minutes).
+export QUERIES_COLLECT_INTERVAL_SECONDS="${QUERIES_COLLECT_INTERVAL_SECONDS:-60}"
 
 pids=()
 cleanup() {

@@ -29,7 +29,13 @@ class DemoResult:
 
 def server_conninfo(dbname: str) -> dict:
     db = settings.DATABASES["default"]
-    return {"host": db["HOST"], "port": db["PORT"] or 5432, "user": db["USER"], "password": db["PASSWORD"], "dbname": dbname}
+    return {
+        "host": db["HOST"],
+        "port": db["PORT"] or 5432,
+        "user": db["USER"],
+        "password": db["PASSWORD"],
+        "dbname": dbname,
+    }
 
 
 def server_url(dbname: str) -> str:
@@ -71,11 +77,20 @@ def ensure_pagila() -> bool:
             return False
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     conninfo = server_conninfo(name)
-    env = {"PGHOST": conninfo["host"], "PGPORT": str(conninfo["port"]), "PGUSER": conninfo["user"],
-           "PGPASSWORD": conninfo["password"], "PATH": "/usr/bin:/bin:/usr/local/bin"}
+    env = {
+        "PGHOST": conninfo["host"],
+        "PGPORT": str(conninfo["port"]),
+        "PGUSER": conninfo["user"],
+        "PGPASSWORD": conninfo["password"],
+        "PATH": "/usr/bin:/bin:/usr/local/bin",
+    }
     for part in ("schema.sql", "data.sql"):
-        subprocess.run(["psql", "-q", "-v", "ON_ERROR_STOP=1", "-d", name, "-f", str(PAGILA_DIR / part)],
-                       env=env, check=True, capture_output=True)
+        subprocess.run(
+            ["psql", "-q", "-v", "ON_ERROR_STOP=1", "-d", name, "-f", str(PAGILA_DIR / part)],
+            env=env,
+            check=True,
+            capture_output=True,
+        )
     with psycopg.connect(**conninfo, autocommit=True) as conn:
         conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
         conn.execute("ANALYZE")
@@ -85,7 +100,9 @@ def ensure_pagila() -> bool:
 def ensure_project(team: Team) -> Project:
     project = Project.objects.filter(slug="pagila").first()
     if project is None:
-        project = Project.objects.create(team=team, name="pagila", slug="pagila", pooled_url=server_url(demo_database()))
+        project = Project.objects.create(
+            team=team, name="pagila", slug="pagila", pooled_url=server_url(demo_database())
+        )
         audit.record(None, "project.create", project=project, obj=project, via="load_demo")
     return project
 

@@ -112,7 +112,9 @@ class TaskRun(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     kind = models.CharField(max_length=64)
-    project = models.ForeignKey(Project, null=True, blank=True, on_delete=models.CASCADE, related_name="task_runs")
+    project = models.ForeignKey(
+        Project, null=True, blank=True, on_delete=models.CASCADE, related_name="task_runs"
+    )
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     status = models.CharField(max_length=16, choices=TaskStatus.choices, default=TaskStatus.QUEUED)
     progress = models.CharField(max_length=200, blank=True, default="")
@@ -147,7 +149,9 @@ class AuditEvent(models.Model):
     actor_label = models.CharField(max_length=150, help_text="Username at the time, or 'system'.")
     action = models.CharField(max_length=64)
     team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL)
-    project = models.ForeignKey(Project, null=True, blank=True, on_delete=models.SET_NULL, related_name="audit_events")
+    project = models.ForeignKey(
+        Project, null=True, blank=True, on_delete=models.SET_NULL, related_name="audit_events"
+    )
     object_type = models.CharField(max_length=64, blank=True, default="")
     object_id = models.CharField(max_length=64, blank=True, default="")
     object_repr = models.CharField(max_length=200, blank=True, default="")

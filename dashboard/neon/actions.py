@@ -141,7 +141,7 @@ def _measure_connect(project, branch: NeonBranch) -> dict:
     cfg = target_settings(url)
     connected = connect(url, cfg)
     with connected.conn as conn, read_only(conn, cfg) as cur:
-        cur.execute("SELECT 1")
+        cur.execute("/* neon-ops-dashboard wake */ SELECT 1")
     connect_ms = round(connected.connect_seconds * 1000, 1)
     NeonCompute.objects.filter(
         branch__project=project, branch__branch_id=branch.branch_id, type="read_write"

@@ -7,7 +7,7 @@ import psycopg
 
 from .connect import TargetError, TargetSettings, connect, explain_query_error, read_only
 
-CHECK_SQL = """
+CHECK_SQL = """/* neon-ops-dashboard check */
 SELECT current_setting('server_version_num')::int,
        current_setting('server_version'),
        pg_database_size(current_database()),
@@ -38,7 +38,7 @@ def _pg_stat_statements_readable(cur: psycopg.Cursor) -> bool:
     """Readable means the extension answers and shows other roles' query texts."""
     try:
         with cur.connection.transaction():
-            cur.execute("SELECT count(*) FROM pg_stat_statements LIMIT 1")
+            cur.execute("/* neon-ops-dashboard check */ SELECT count(*) FROM pg_stat_statements LIMIT 1")
             cur.fetchone()
         return True
     except psycopg.Error:
@@ -50,7 +50,7 @@ def check_connection(url: str, cfg: TargetSettings) -> CheckResult:
     try:
         with connected.conn as conn:
             started = time.monotonic()
-            conn.execute("SELECT 1").fetchone()
+            conn.execute("/* neon-ops-dashboard check */ SELECT 1").fetchone()
             round_trip = time.monotonic() - started
             try:
                 with read_only(conn, cfg) as cur:

@@ -73,18 +73,28 @@ def explain_connect_error(exc: BaseException, host: str, port: int, timeout: int
     lowered = text.lower()
     if "password authentication failed" in lowered or "no password supplied" in lowered:
         return TargetError("Authentication failed: wrong user name or password.", code="auth")
-    if "could not translate host name" in lowered or "failed to resolve host" in lowered or "name or service not known" in lowered:
+    if (
+        "could not translate host name" in lowered
+        or "failed to resolve host" in lowered
+        or "name or service not known" in lowered
+    ):
         return TargetError(f"Unknown host {host!r}: the name does not resolve.", code="dns")
     if "timeout expired" in lowered or "timed out" in lowered:
         return TargetError(f"Timed out after {timeout} s connecting to {host}:{port}.", code="timeout")
     if "connection refused" in lowered:
-        return TargetError(f"Connection refused by {host}:{port}: nothing is listening there.", code="refused")
+        return TargetError(
+            f"Connection refused by {host}:{port}: nothing is listening there.", code="refused"
+        )
     if "is not currently accepting connections" in lowered:
-        return TargetError("The compute is suspended (idle) and refuses connections; wake it first.", code="idle")
+        return TargetError(
+            "The compute is suspended (idle) and refuses connections; wake it first.", code="idle"
+        )
     if "does not exist" in lowered and "database" in lowered:
         return TargetError("The database named in the URL does not exist on the server.", code="no_database")
-    if "received invalid response" in lowered or "server closed the connection unexpectedly" in lowered or (
-        "ssl" in lowered and "negotiation" in lowered
+    if (
+        "received invalid response" in lowered
+        or "server closed the connection unexpectedly" in lowered
+        or ("ssl" in lowered and "negotiation" in lowered)
     ):
         return TargetError(f"{host}:{port} did not answer like a Postgres server.", code="not_postgres")
     if "ssl" in lowered:
@@ -136,7 +146,9 @@ def connect(
         except psycopg.OperationalError as exc:
             delay = next(delays, None) if is_transient(exc) else None
             if delay is None:
-                raise explain_connect_error(exc, kwargs["host"], kwargs["port"], cfg.connect_timeout) from None
+                raise explain_connect_error(
+                    exc, kwargs["host"], kwargs["port"], cfg.connect_timeout
+                ) from None
             sleep(delay)
     return Connected(conn=conn, connect_seconds=time.monotonic() - started, attempts=attempts)
 

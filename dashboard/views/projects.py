@@ -75,7 +75,13 @@ def project_edit(request, slug):
             project.slug = form.cleaned_data["slug"]
             project.save()
             # Field names only: secret values never reach the audit log.
-            audit.record(request.user, "project.update", project=project, obj=project, fields=_changed_fields(before, project))
+            audit.record(
+                request.user,
+                "project.update",
+                project=project,
+                obj=project,
+                fields=_changed_fields(before, project),
+            )
             start_connection_check(project, request.user)
         messages.success(request, "Project updated; checking the connection again.")
         return redirect("project_detail", slug=project.slug)
@@ -155,5 +161,3 @@ def project_audit(request, slug):
     project, _ = get_project_for_user(request, slug)
     page = Paginator(project.audit_events.select_related("actor"), 50).get_page(request.GET.get("page"))
     return render(request, "projects/audit.html", {"project": project, "page": page})
-
-

@@ -212,7 +212,11 @@ def query_explain(request, slug, queryid):
     project, membership = get_project_for_user(request, slug)
     if mode == "analyze" and not membership.has_role(Role.ENGINEER):
         audit.record(
-            request.user, "query.explain_analyze", project=project, outcome=Outcome.DENIED, queryid=queryid[:40]
+            request.user,
+            "query.explain_analyze",
+            project=project,
+            outcome=Outcome.DENIED,
+            queryid=queryid[:40],
         )
         raise PermissionDenied("EXPLAIN ANALYZE runs the statement: it needs the engineer role.")
     query_text = _query_text(project, queryid)

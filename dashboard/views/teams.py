@@ -26,8 +26,13 @@ def team_list(request):
 def team_detail(request, slug):
     team, membership = get_team_for_user(request, slug)
     members = team.memberships.select_related("user").order_by("user__username")
-    context = {"team": team, "membership": membership, "members": members, "roles": Role.choices,
-               "is_admin": membership.has_role(Role.ADMIN)}
+    context = {
+        "team": team,
+        "membership": membership,
+        "members": members,
+        "roles": Role.choices,
+        "is_admin": membership.has_role(Role.ADMIN),
+    }
     return render(request, "teams/detail.html", context)
 
 
@@ -45,7 +50,9 @@ def member_add(request, slug):
     if role not in Role.values:
         messages.error(request, "Choose a role: viewer, engineer or admin.")
     elif user is None:
-        messages.error(request, f"No user named {username!r}. Operators create users with manage.py add_member.")
+        messages.error(
+            request, f"No user named {username!r}. Operators create users with manage.py add_member."
+        )
     elif Membership.objects.filter(team=team, user=user).exists():
         messages.error(request, f"{username} is already a member; change their role below.")
     else:
@@ -65,13 +72,22 @@ def member_role(request, slug, member_id):
         if role not in Role.values:
             messages.error(request, "Choose a role: viewer, engineer or admin.")
         elif member.role == Role.ADMIN and role != Role.ADMIN and _admin_count(team) == 1:
-            audit.record(request.user, "member.change_role", team=team, obj=member, outcome=Outcome.DENIED, role=role,
-                         reason="last admin")
+            audit.record(
+                request.user,
+                "member.change_role",
+                team=team,
+                obj=member,
+                outcome=Outcome.DENIED,
+                role=role,
+                reason="last admin",
+            )
             messages.error(request, "A team needs at least one admin: promote someone else first.")
         else:
             old_role, member.role = member.role, role
             member.save(update_fields=["role"])
-            audit.record(request.user, "member.change_role", team=team, obj=member, old_role=old_role, role=role)
+            audit.record(
+                request.user, "member.change_role", team=team, obj=member, old_role=old_role, role=role
+            )
             messages.success(request, f"{member.user.username} is now {role}.")
     return redirect("team_detail", slug=team.slug)
 

@@ -6,7 +6,9 @@ from tests.support import pg
 pytestmark = pytest.mark.browser
 
 
-def test_admin_registers_a_database_and_sees_the_check_succeed(login, live_server, users, target_db, celery_worker):
+def test_admin_registers_a_database_and_sees_the_check_succeed(
+    login, live_server, users, target_db, celery_worker
+):
     page = login("admin")
     page.click("text=Register a project")
     page.fill("#id_name", "Orders DB")

@@ -11,7 +11,9 @@ from tests.support.tcp_peers import WakingComputeProxy, http_service, serving, s
 
 
 def register(client, url, name="Shop"):
-    return client.post("/projects/new/", {"team": client.team_id, "name": name, "slug": "", "pooled_url": url})
+    return client.post(
+        "/projects/new/", {"team": client.team_id, "name": name, "slug": "", "pooled_url": url}
+    )
 
 
 @pytest.fixture
@@ -43,7 +45,9 @@ def test_registering_a_reachable_database_shows_server_facts(admin_client, targe
     assert "Reachable" in html
     assert "installed and readable" in html  # pg_stat_statements
     assert "Connect time" in html
-    assert AuditEvent.objects.filter(action="project.create", project=project, actor__username="admin").exists()
+    assert AuditEvent.objects.filter(
+        action="project.create", project=project, actor__username="admin"
+    ).exists()
 
 
 @pytest.mark.parametrize(
@@ -105,7 +109,9 @@ def test_closed_port_says_connection_refused(admin_client):
 
 def test_silent_server_times_out_within_the_connect_timeout(admin_client, settings):
     with serving(silent) as port:
-        message, elapsed = check_message_for(admin_client, f"postgresql://u:postgres-secret@127.0.0.1:{port}/db")
+        message, elapsed = check_message_for(
+            admin_client, f"postgresql://u:postgres-secret@127.0.0.1:{port}/db"
+        )
     assert message == f"Timed out after {settings.TARGET_CONNECT_TIMEOUT} s connecting to 127.0.0.1:{port}."
     assert elapsed < settings.TARGET_CONNECT_TIMEOUT + 2
 
@@ -131,7 +137,9 @@ def test_compute_that_never_wakes_gives_a_clear_message(admin_client, target_db,
     settings.TARGET_CONNECT_RETRIES = 2
     proxy = WakingComputeProxy(pg.server()["port"], failures=100)
     with serving(proxy) as port:
-        message, _ = check_message_for(admin_client, f"postgresql://postgres:postgres-secret@127.0.0.1:{port}/{target_db}")
+        message, _ = check_message_for(
+            admin_client, f"postgresql://postgres:postgres-secret@127.0.0.1:{port}/{target_db}"
+        )
     assert message == "The compute did not wake up in time; try again."
     assert proxy.attempts == 3  # first try + 2 retries
 

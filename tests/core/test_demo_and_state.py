@@ -22,7 +22,9 @@ def demo_db_name(settings):
     pg.drop_database(settings.DEMO_DATABASE_NAME)
 
 
-def test_load_demo_creates_team_users_and_pagila_project_and_is_idempotent(db, demo_db_name, tmp_path, monkeypatch):
+def test_load_demo_creates_team_users_and_pagila_project_and_is_idempotent(
+    db, demo_db_name, tmp_path, monkeypatch
+):
     monkeypatch.setattr("dashboard.demo.setup.LOGINS_FILE", tmp_path / "logins.txt")
     call_command("load_demo")
     call_command("load_demo")
@@ -41,8 +43,14 @@ def test_load_demo_creates_team_users_and_pagila_project_and_is_idempotent(db, d
 def test_project_list_shows_last_state_without_connecting(client_for, team):
     proxy = WakingComputeProxy(pg.server()["port"], failures=0)
     with serving(proxy) as port:
-        Project.objects.create(team=team, name="Remote", slug="remote", pooled_url=f"postgresql://u:p@127.0.0.1:{port}/db",
-                               status="error", status_message="Authentication failed: wrong user name or password.")
+        Project.objects.create(
+            team=team,
+            name="Remote",
+            slug="remote",
+            pooled_url=f"postgresql://u:p@127.0.0.1:{port}/db",
+            status="error",
+            status_message="Authentication failed: wrong user name or password.",
+        )
         html = client_for("viewer").get("/projects/").content.decode()
         overview = client_for("viewer").get("/projects/remote/").content.decode()
     assert "Unreachable" in html and "Authentication failed" in html
@@ -54,7 +62,9 @@ def test_stale_running_task_is_marked_lost(project, settings):
     run = TaskRun.objects.create(kind="connection_check", project=project)
     assert claim(str(run.pk)) is not None
     assert claim(str(run.pk)) is None  # a redelivered task does not run twice
-    TaskRun.objects.filter(pk=run.pk).update(heartbeat_at=timezone.now() - timedelta(seconds=settings.TASK_STALE_AFTER_SECONDS + 1))
+    TaskRun.objects.filter(pk=run.pk).update(
+        heartbeat_at=timezone.now() - timedelta(seconds=settings.TASK_STALE_AFTER_SECONDS + 1)
+    )
     assert reconcile_stale() == 1
     run.refresh_from_db()
     assert run.status == "lost" and "worker stopped" in run.error
@@ -62,7 +72,9 @@ def test_stale_running_task_is_marked_lost(project, settings):
 
 def test_lost_check_stops_polling_and_says_so(client_for, project):
     Project.objects.filter(pk=project.pk).update(status="checking")
-    TaskRun.objects.create(kind="connection_check", project=project, status="lost", error="x", finished_at=timezone.now())
+    TaskRun.objects.create(
+        kind="connection_check", project=project, status="lost", error="x", finished_at=timezone.now()
+    )
     response = client_for("viewer").get("/projects/shop/check/status/", HTTP_HX_REQUEST="true")
     assert response.status_code == 286
     assert "The last check was lost because its worker stopped" in response.content.decode()

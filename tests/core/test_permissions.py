@@ -32,7 +32,9 @@ def test_permission_matrix(client_for, project, who_index, who, method, url, exp
 
 def test_other_team_admin_cannot_register_into_a_foreign_team(client_for, team):
     client = client_for("other_team")
-    response = client.post("/projects/new/", {"team": team.pk, "name": "Sneaky", "pooled_url": "postgresql://u:p@h/db"})
+    response = client.post(
+        "/projects/new/", {"team": team.pk, "name": "Sneaky", "pooled_url": "postgresql://u:p@h/db"}
+    )
     assert response.status_code == 200
     assert "Select a valid choice" in response.content.decode()
     assert not Project.objects.filter(name="Sneaky").exists()
@@ -56,7 +58,9 @@ def test_admin_deletes_only_after_typing_the_name(client_for, project):
     response = client.post("/projects/shop/delete/", {"confirm_name": "Shop"})
     assert response.status_code == 302
     assert not Project.objects.filter(slug="shop").exists()
-    assert AuditEvent.objects.filter(action="project.delete", actor__username="admin", object_repr="Shop").exists()
+    assert AuditEvent.objects.filter(
+        action="project.delete", actor__username="admin", object_repr="Shop"
+    ).exists()
 
 
 def test_csrf_is_enforced_on_state_changes(users, project):
@@ -70,7 +74,7 @@ def test_csrf_is_enforced_on_state_changes(users, project):
 
 def test_page_sets_csrf_header_for_htmx_on_body(client_for, project):
     html = client_for("viewer").get("/projects/shop/").content.decode()
-    assert "<body hx-headers='{\"X-CSRFToken\": \"" in html
+    assert '<body hx-headers=\'{"X-CSRFToken": "' in html
 
 
 def test_forbidden_page_says_which_role_is_needed(client_for, project):

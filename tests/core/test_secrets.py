@@ -13,7 +13,11 @@ API_KEY = "neon-api-key-very-secret-0123456789"
 @pytest.fixture
 def neon_project(team):
     return Project.objects.create(
-        team=team, name="Neon", slug="neon", pooled_url=SECRET_URL, neon_project_id="cool-darkness-123456",
+        team=team,
+        name="Neon",
+        slug="neon",
+        pooled_url=SECRET_URL,
+        neon_project_id="cool-darkness-123456",
         neon_api_key=API_KEY,
     )
 
@@ -50,19 +54,30 @@ def test_pages_show_only_masked_urls(client_for, neon_project):
 
 def test_editing_with_blank_secret_fields_keeps_stored_values(client_for, neon_project):
     client = client_for("admin")
-    response = client.post("/projects/neon/edit/", {"name": "Neon", "slug": "neon", "neon_project_id": "cool-darkness-123456"})
+    response = client.post(
+        "/projects/neon/edit/", {"name": "Neon", "slug": "neon", "neon_project_id": "cool-darkness-123456"}
+    )
     assert response.status_code == 302
     reloaded = Project.objects.get(pk=neon_project.pk)
     assert reloaded.pooled_url == SECRET_URL and reloaded.neon_api_key == API_KEY
 
 
-def test_task_arguments_and_audit_hold_no_secrets(client_for, neon_project, django_capture_on_commit_callbacks, monkeypatch):
+def test_task_arguments_and_audit_hold_no_secrets(
+    client_for, neon_project, django_capture_on_commit_callbacks, monkeypatch
+):
     sent = []
     monkeypatch.setattr(check_project_connection, "delay", lambda *args, **kw: sent.append((args, kw)))
     client = client_for("admin")
     with django_capture_on_commit_callbacks(execute=True):
-        client.post("/projects/neon/edit/", {"name": "Neon", "slug": "neon", "neon_project_id": "cool-darkness-123456",
-                                            "pooled_url": SECRET_URL.replace("s3cr3t", "n3w")})
+        client.post(
+            "/projects/neon/edit/",
+            {
+                "name": "Neon",
+                "slug": "neon",
+                "neon_project_id": "cool-darkness-123456",
+                "pooled_url": SECRET_URL.replace("s3cr3t", "n3w"),
+            },
+        )
     assert sent and all("s3cr3t" not in repr(call) and "n3w" not in repr(call) for call in sent)
     run = TaskRun.objects.get()
     assert sent[0][0] == (str(run.pk),)

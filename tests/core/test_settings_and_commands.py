@@ -13,8 +13,13 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def start_with(env: dict) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "manage.py", "check"], cwd=ROOT, capture_output=True, text=True,
-                          env={"PATH": "/usr/bin:/bin", "DJANGO_SETTINGS_MODULE": "config.settings", **env})
+    return subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin", "DJANGO_SETTINGS_MODULE": "config.settings", **env},
+    )
 
 
 def test_production_refuses_the_development_secret_key():
@@ -37,15 +42,23 @@ def test_a_malformed_setting_stops_the_app_with_its_name():
 def test_production_starts_with_real_keys():
     from cryptography.fernet import Fernet
 
-    result = start_with({"DEBUG": "0", "SECRET_KEY": "x" * 50, "FIELD_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
-                         "ALLOWED_HOSTS": "ops.example.com"})
+    result = start_with(
+        {
+            "DEBUG": "0",
+            "SECRET_KEY": "x" * 50,
+            "FIELD_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+            "ALLOWED_HOSTS": "ops.example.com",
+        }
+    )
     assert result.returncode == 0, result.stderr
 
 
 def test_create_team_and_add_member(db):
     call_command("create_team", "Data Platform")
     team = Team.objects.get(slug="data-platform")
-    call_command("add_member", "data-platform", "alice", "--role", "engineer", "--password", "pw-for-alice-123")
+    call_command(
+        "add_member", "data-platform", "alice", "--role", "engineer", "--password", "pw-for-alice-123"
+    )
     membership = Membership.objects.get(team=team, user__username="alice")
     assert membership.role == "engineer"
     assert membership.user.check_password("pw-for-alice-123")
@@ -53,7 +66,10 @@ def test_create_team_and_add_member(db):
     membership.refresh_from_db()
     assert membership.role == "admin"
     assert list(AuditEvent.objects.order_by("created_at").values_list("action", flat=True)) == [
-        "team.create", "member.add", "member.change_role"]
+        "team.create",
+        "member.add",
+        "member.change_role",
+    ]
 
 
 def test_add_member_to_unknown_team_fails_clearly(db):

@@ -16,7 +16,12 @@ def matrix():
     return [
         ("get", "/teams/", {}, [302, 200, 200, 200, 200]),
         ("get", "/teams/acme/", {}, [302, 404, 200, 200, 200]),
-        ("post", "/teams/acme/members/add/", {"username": "loner", "role": "viewer"}, [302, 404, 403, 403, 302]),
+        (
+            "post",
+            "/teams/acme/members/add/",
+            {"username": "loner", "role": "viewer"},
+            [302, 404, 403, 403, 302],
+        ),
         ("post", "/teams/acme/members/{vm}/role/", {"role": "engineer"}, [302, 404, 403, 403, 302]),
         ("get", "/teams/acme/members/{vm}/remove/", {}, [302, 404, 403, 403, 200]),
         ("post", "/teams/acme/members/{vm}/remove/", {}, [302, 404, 403, 403, 302]),
@@ -40,7 +45,9 @@ def test_admin_adds_changes_and_removes_a_member_with_audit(client_for, team, us
     assert viewer_membership.role == "admin"
     client.post(f"/teams/acme/members/{viewer_membership.pk}/remove/")
     assert not Membership.objects.filter(pk=viewer_membership.pk).exists()
-    actions = list(AuditEvent.objects.filter(team=team).order_by("created_at").values_list("action", flat=True))
+    actions = list(
+        AuditEvent.objects.filter(team=team).order_by("created_at").values_list("action", flat=True)
+    )
     assert actions == ["member.add", "member.change_role", "member.remove"]
 
 
@@ -49,7 +56,9 @@ def test_unknown_user_or_bad_role_changes_nothing(client_for, team):
     before = Membership.objects.count()
     response = client.post("/teams/acme/members/add/", {"username": "ghost", "role": "viewer"}, follow=True)
     assert "No user named &#x27;ghost&#x27;" in response.content.decode()
-    response = client.post("/teams/acme/members/add/", {"username": "loner", "role": "superuser"}, follow=True)
+    response = client.post(
+        "/teams/acme/members/add/", {"username": "loner", "role": "superuser"}, follow=True
+    )
     assert "Choose a role" in response.content.decode()
     assert Membership.objects.count() == before
 

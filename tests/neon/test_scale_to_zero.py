@@ -24,8 +24,7 @@ PROJECT_PAGES = [
     "schema/diff/",
     "queries/",
     "health/",
-    # "activity/" is left out: it reads pg_stat_activity live on every load, even of an idle
-    # compute (reported to the lead; it should check compute_is_idle and offer "wake compute").
+    "activity/",
     "migrations/",
     "audit/",
 ]

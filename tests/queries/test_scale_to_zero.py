@@ -35,7 +35,9 @@ def test_activity_page_does_not_wake_an_idle_compute_unless_an_engineer_asks(
     viewer = client_for("viewer")
     body = viewer.get("/projects/pagila-neon/activity/").content.decode()
     assert "Neon reports the compute idle" in body and "?wake=1" not in body
-    assert viewer.get("/projects/pagila-neon/activity/", HTTP_HX_REQUEST="true").status_code == 286  # stop polling
+    assert (
+        viewer.get("/projects/pagila-neon/activity/", HTTP_HX_REQUEST="true").status_code == 286
+    )  # stop polling
     viewer.get("/projects/pagila-neon/activity/?wake=1")  # a viewer cannot wake it this way
     assert neon_standin.standin.attempts_on(idle_default_compute) == 0
     engineer = client_for("engineer")

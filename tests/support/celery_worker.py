@@ -38,9 +38,23 @@ def wait_for_worker(proc: subprocess.Popen, timeout: float = 30.0) -> None:
 def start_worker() -> subprocess.Popen:
     redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo", "--loglevel=WARNING",
-         "--without-heartbeat", "--without-mingle", "--without-gossip", "-n", f"test-{os.getpid()}@%h"],
-        cwd=ROOT, env=worker_env(),
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "--pool=solo",
+            "--loglevel=WARNING",
+            "--without-heartbeat",
+            "--without-mingle",
+            "--without-gossip",
+            "-n",
+            f"test-{os.getpid()}@%h",
+        ],
+        cwd=ROOT,
+        env=worker_env(),
     )
     try:
         wait_for_worker(proc)

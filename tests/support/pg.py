@@ -17,7 +17,12 @@ PAGILA_DIR = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "pagi
 
 def server() -> dict:
     db = settings.DATABASES["default"]
-    return {"host": db["HOST"], "port": int(db["PORT"] or 5432), "user": db["USER"], "password": db["PASSWORD"]}
+    return {
+        "host": db["HOST"],
+        "port": int(db["PORT"] or 5432),
+        "user": db["USER"],
+        "password": db["PASSWORD"],
+    }
 
 
 def admin_conninfo(dbname: str = "postgres") -> dict:
@@ -33,12 +38,16 @@ def admin_connect(dbname: str = "postgres") -> psycopg.Connection:
     return psycopg.connect(**admin_conninfo(dbname), autocommit=True)
 
 
-def create_database(prefix: str = "t", *, template: str | None = None, extensions=("pg_stat_statements",)) -> str:
+def create_database(
+    prefix: str = "t", *, template: str | None = None, extensions=("pg_stat_statements",)
+) -> str:
     name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     with admin_connect() as conn:
         query = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
         if template:
-            query = sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(name), sql.Identifier(template))
+            query = sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+                sql.Identifier(name), sql.Identifier(template)
+            )
         conn.execute(query)
     if extensions and not template:
         with admin_connect(name) as conn:
@@ -54,7 +63,13 @@ def drop_database(name: str) -> None:
 
 def psql_env() -> dict:
     s = server()
-    return {**os.environ, "PGHOST": s["host"], "PGPORT": str(s["port"]), "PGUSER": s["user"], "PGPASSWORD": s["password"]}
+    return {
+        **os.environ,
+        "PGHOST": s["host"],
+        "PGPORT": str(s["port"]),
+        "PGUSER": s["user"],
+        "PGPASSWORD": s["password"],
+    }
 
 
 def load_pagila(dbname: str) -> None:
@@ -62,5 +77,7 @@ def load_pagila(dbname: str) -> None:
     for part in ("schema.sql", "data.sql"):
         subprocess.run(
             ["psql", "-q", "-v", "ON_ERROR_STOP=1", "-d", dbname, "-f", str(PAGILA_DIR / part)],
-            env=psql_env(), check=True, capture_output=True,
+            env=psql_env(),
+            check=True,
+            capture_output=True,
         )

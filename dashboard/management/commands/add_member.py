@@ -12,8 +12,11 @@ class Command(BaseCommand):
         parser.add_argument("team", help="Team slug")
         parser.add_argument("username")
         parser.add_argument("--role", choices=[r.value for r in Role], default=Role.VIEWER.value)
-        parser.add_argument("--password", help="Password for a new user; if omitted the user cannot log in "
-                            "until one is set with manage.py changepassword.")
+        parser.add_argument(
+            "--password",
+            help="Password for a new user; if omitted the user cannot log in "
+            "until one is set with manage.py changepassword.",
+        )
 
     def handle(self, *args, team, username, role, password, **options):
         team_obj = Team.objects.filter(slug=team).first()
@@ -27,8 +30,17 @@ class Command(BaseCommand):
             else:
                 user.set_unusable_password()
             user.save()
-        membership, new = Membership.objects.update_or_create(team=team_obj, user=user, defaults={"role": role})
-        audit.record(None, "member.add" if new else "member.change_role", team=team_obj, obj=membership,
-                     username=username, role=role, via="manage.py add_member")
+        membership, new = Membership.objects.update_or_create(
+            team=team_obj, user=user, defaults={"role": role}
+        )
+        audit.record(
+            None,
+            "member.add" if new else "member.change_role",
+            team=team_obj,
+            obj=membership,
+            username=username,
+            role=role,
+            via="manage.py add_member",
+        )
         verb = "Added" if new else "Updated"
         self.stdout.write(self.style.SUCCESS(f"{verb} {username} in {team_obj.name} as {role}."))

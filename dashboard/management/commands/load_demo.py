@@ -1,6 +1,9 @@
 from django.core.management.base import BaseCommand
 
 from dashboard.demo.setup import load_demo
+from dashboard.models.schema import SchemaSnapshot
+from dashboard.queries.tasks import collect_statements
+from dashboard.tasks_schema import request_snapshot
 from dashboard.views.projects import start_connection_check
 
 
@@ -11,5 +14,11 @@ class Command(BaseCommand):
         result = load_demo()
         if result.pagila_loaded:
             self.stdout.write("Loaded the Pagila sample database into database 'pagila'.")
-        start_connection_check(result.project, user=None)
-        self.stdout.write(self.style.SUCCESS(f"Demo project '{result.project.slug}' is registered."))
+        project = result.project
+        # Queue the first background work so the demo pages have something to show at once;
+        # the worker started by `make run` picks these up.
+        start_connection_check(project, user=None)
+        if not SchemaSnapshot.objects.filter(project=project).exists():
+            request_snapshot(project)
+        collect_statements.delay(project.pk)
+        self.stdout.write(self.style.SUCCESS(f"Demo project '{project.slug}' is registered."))

@@ -8,7 +8,9 @@ SECRET_COLUMNS = ("pooled_url", "direct_url", "neon_api_key")
 
 
 class Command(BaseCommand):
-    help = "Re-encrypt stored credentials with the first key of FIELD_ENCRYPTION_KEYS (after adding a new key)."
+    help = (
+        "Re-encrypt stored credentials with the first key of FIELD_ENCRYPTION_KEYS (after adding a new key)."
+    )
 
     def handle(self, *args, **options):
         # Raw tokens only: plaintext never passes through model instances, so it cannot end up in logs.
