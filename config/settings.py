@@ -209,6 +209,12 @@ QUERIES_BACKOFF_MAX_SECONDS = env_int("QUERIES_BACKOFF_MAX_SECONDS", 3600, minim
 QUERIES_COLLECT_LEASE_SECONDS = env_int("QUERIES_COLLECT_LEASE_SECONDS", 120, minimum=10)
 QUERIES_RETENTION_DAYS = env_int("QUERIES_RETENTION_DAYS", 14, minimum=1)
 QUERIES_EXPLAIN_ANALYZE_TIMEOUT_MS = env_int("QUERIES_EXPLAIN_ANALYZE_TIMEOUT_MS", 10000, minimum=100)
+# Pages a person waits on (activity, EXPLAIN, cancel/terminate, manual health refresh) connect with
+# these instead of the background TARGET_CONNECT_* values (the smaller of the two is used).
+TARGET_INTERACTIVE_CONNECT_TIMEOUT = env_int("TARGET_INTERACTIVE_CONNECT_TIMEOUT", 5, minimum=1)
+TARGET_INTERACTIVE_CONNECT_RETRIES = env_int("TARGET_INTERACTIVE_CONNECT_RETRIES", 1, minimum=0)
+# The live activity page stops polling after this long (a "Resume" button starts it again).
+ACTIVITY_POLL_MAX_SECONDS = env_int("ACTIVITY_POLL_MAX_SECONDS", 600, minimum=10)
 # Health thresholds: (warning, critical). Ratios are fractions; times are seconds.
 HEALTH_THRESHOLDS = {
     "connections_ratio": (

@@ -10,7 +10,14 @@ from dashboard.targets.connect import TargetSettings
 from dashboard.targets.urls import is_neon_host, parse_url
 
 
-def target_settings(url: str, **overrides) -> TargetSettings:
+def target_settings(url: str, *, interactive: bool = False, **overrides) -> TargetSettings:
+    """Settings for connecting to `url`.
+
+    `interactive` is for a person waiting on a page (activity, EXPLAIN, cancel and
+    terminate, a manual health refresh): one retry and a short connect timeout, so
+    a silent or waking target answers with a message in seconds, not the tens of
+    seconds background jobs may spend.
+    """
     host = parse_url(url).host
     values = {
         "connect_timeout": settings.TARGET_CONNECT_TIMEOUT,
@@ -21,6 +28,11 @@ def target_settings(url: str, **overrides) -> TargetSettings:
         "retry_base_seconds": settings.TARGET_RETRY_BASE_SECONDS,
         "pooled": is_neon_host(host) and "-pooler" in host.split(".")[0],
     }
+    if interactive:
+        values["retries"] = min(settings.TARGET_CONNECT_RETRIES, settings.TARGET_INTERACTIVE_CONNECT_RETRIES)
+        values["connect_timeout"] = min(
+            settings.TARGET_CONNECT_TIMEOUT, settings.TARGET_INTERACTIVE_CONNECT_TIMEOUT
+        )
     values.update(overrides)
     return TargetSettings(**values)
 

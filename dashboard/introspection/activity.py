@@ -4,9 +4,11 @@ One query over pg_stat_activity with pg_blocking_pids; the blocking tree is
 built in Python. Plain functions returning dataclasses; no Django.
 """
 
+import re
 from dataclasses import dataclass, field
 
 import psycopg
+from pglast import parser as pg_parser
 
 SESSIONS_SQL = """/* neon-ops-dashboard activity */
 SELECT pid, usename, application_name, client_addr::text, state, wait_event_type, wait_event,
@@ -120,3 +122,37 @@ def signal_backend(conn: psycopg.Connection, pid: int, action: str) -> bool | No
     """Cancel or terminate a session of this database: True if signalled, None if no such session."""
     row = conn.execute(SIGNAL_SQL[action], (pid,)).fetchone()
     return None if row is None else bool(row[0])
+
+
+# Token names of literals in Postgres' scanner: strings (also E'', $$ $$, U&''), numbers, bit strings.
+LITERAL_TOKENS = {"SCONST", "USCONST", "ICONST", "FCONST", "BCONST", "XCONST"}
+REDACTED = "?"
+_ERROR_INDEX = re.compile(r"at index (\d+)")
+
+
+def redact_literals(text: str) -> str:
+    """The query text with every literal replaced by "?" (ALTER ROLE ... PASSWORD '...' shows no password).
+
+    Postgres' own scanner (via pglast) finds the literals, so quoting tricks cannot
+    hide one. Texts are cut at 4000 characters, so the scan may stop at an unfinished
+    literal: everything from there on is hidden too.
+    """
+    try:
+        tokens, tail_from = list(pg_parser.scan(text)), len(text)
+    except pg_parser.ParseError as exc:
+        match = _ERROR_INDEX.search(str(exc))
+        tail_from = int(match.group(1)) if match else 0
+        try:
+            tokens = list(pg_parser.scan(text[:tail_from]))
+        except pg_parser.ParseError:
+            return REDACTED
+    parts, position = [], 0
+    for token in tokens:
+        if token.name in LITERAL_TOKENS:
+            parts.append(text[position : token.start])
+            parts.append(REDACTED)
+            position = token.end + 1
+    parts.append(text[position:tail_from])
+    if tail_from < len(text):
+        parts.append(REDACTED)
+    return "".join(parts)

@@ -54,7 +54,7 @@ def take_health_snapshot(project: Project, *, manual: bool = False) -> HealthSna
     t = settings.HEALTH_THRESHOLDS
     url = read_url(project)
     try:
-        cfg = target_settings(url)
+        cfg = target_settings(url, interactive=manual)  # a person waits for a manual refresh
         with connect(url, cfg).conn as conn, read_only(conn, cfg) as cur:
             facts = read_health(
                 cur, long_seconds=t["long_running_seconds"], idle_seconds=t["idle_in_transaction_seconds"]

@@ -159,9 +159,22 @@ def read_only(conn: psycopg.Connection, cfg: TargetSettings) -> Iterator[psycopg
     with conn.transaction():
         cur = conn.cursor()
         cur.execute("SET TRANSACTION READ ONLY")
-        cur.execute(f"SET LOCAL statement_timeout = {int(cfg.statement_timeout_ms)}")
-        cur.execute(f"SET LOCAL lock_timeout = {int(cfg.lock_timeout_ms)}")
+        apply_local_timeouts(cur, cfg)
         yield cur
+
+
+def apply_local_timeouts(
+    cur: psycopg.Cursor, cfg: TargetSettings, statement_timeout_ms: int | None = None
+) -> None:
+    """statement_timeout and lock_timeout for the current transaction only.
+
+    Through Neon's pooler startup options are refused, so every transaction that
+    talks to a target sets both here. The texts start with "SET LOCAL ...", which
+    the collector counts as the dashboard's own (statements.OWN_UTILITY_PREFIXES).
+    """
+    statement_ms = int(cfg.statement_timeout_ms if statement_timeout_ms is None else statement_timeout_ms)
+    cur.execute(f"SET LOCAL statement_timeout = {statement_ms}")
+    cur.execute(f"SET LOCAL lock_timeout = {int(cfg.lock_timeout_ms)}")
 
 
 def explain_query_error(exc: psycopg.Error) -> TargetError:

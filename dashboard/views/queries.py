@@ -16,9 +16,10 @@ from django.views.decorators.http import require_GET, require_POST
 from dashboard import audit
 from dashboard.access import get_project_for_user
 from dashboard.connections import read_url, target_settings
-from dashboard.introspection.explain import ExplainRefused, explain, inspect_statement
+from dashboard.introspection.explain import ExplainRefused, analyze_refusal, explain, inspect_statement
 from dashboard.models import Outcome, Role
 from dashboard.models.queries import CollectorState, QueryText
+from dashboard.neon.state import compute_is_idle
 from dashboard.queries import healthstore, reports
 from dashboard.targets.connect import TargetError, connect, explain_query_error
 from dashboard.targets.urls import InvalidURL
@@ -157,7 +158,8 @@ def _detail_context(request, project, membership, query_text: QueryText) -> dict
         "explain_error": explain_error,
         "param_numbers": range(1, (info.param_count if info else 0) + 1),
         "generic_available": bool(version and version >= 160000),
-        "can_analyze": membership.has_role(Role.ENGINEER) and bool(info and info.is_select),
+        "can_analyze": membership.has_role(Role.ENGINEER) and bool(info) and not analyze_refusal(info),
+        "analyze_refusal": analyze_refusal(info) if info else "",
         "is_engineer": membership.has_role(Role.ENGINEER),
     }
 
@@ -186,7 +188,7 @@ def run_explain(project, query_text: QueryText, *, mode: str, params: list[str])
         if mode == "analyze"
         else settings.TARGET_STATEMENT_TIMEOUT_MS
     )
-    cfg = target_settings(url)
+    cfg = target_settings(url, interactive=True)  # a person waits for the plan
     with connect(url, cfg).conn as conn:
         if mode == "generic" and conn.info.server_version < 160000:
             raise ExplainRefused("Generic plans need Postgres 16 or later; enter parameter values instead.")
@@ -198,6 +200,7 @@ def run_explain(project, query_text: QueryText, *, mode: str, params: list[str])
                 generic=mode == "generic",
                 analyze=mode == "analyze",
                 timeout_ms=timeout,
+                cfg=cfg,
             )
         except psycopg.Error as exc:
             raise explain_query_error(exc) from None
@@ -221,10 +224,16 @@ def query_explain(request, slug, queryid):
         raise PermissionDenied("EXPLAIN ANALYZE runs the statement: it needs the engineer role.")
     query_text = _query_text(project, queryid)
     plan, error = "", ""
+    # Any EXPLAIN connects, which would wake a suspended Neon compute: instead show the idle
+    # notice, whose audited "Wake compute" button (engineers and admins) is the way to wake it.
+    compute_idle = compute_is_idle(project)
     try:
         info = inspect_statement(query_text.text)
         params = [] if mode == "generic" else _explain_params(request, info.param_count)
-        plan = run_explain(project, query_text, mode=mode, params=params)
+        if compute_idle:
+            error = "Neon reports the compute idle; EXPLAIN would wake it. Wake the compute first."
+        else:
+            plan = run_explain(project, query_text, mode=mode, params=params)
     except ExplainRefused as exc:
         error = exc.message
     except (TargetError, InvalidURL) as exc:
@@ -239,7 +248,15 @@ def query_explain(request, slug, queryid):
             queryid=query_text.queryid,
             error=error[:500],
         )
-    context = {"project": project, "query": query_text, "plan": plan, "error": error, "mode": mode}
+    context = {
+        "project": project,
+        "membership": membership,
+        "query": query_text,
+        "plan": plan,
+        "error": error,
+        "mode": mode,
+        "compute_idle": compute_idle,
+    }
     if request.htmx:  # htmx does not swap 4xx responses, so the partial carries the error with a 200
         return render(request, "queries/_plan.html", context)
     detail = _detail_context(request, project, membership, query_text)
@@ -260,15 +277,28 @@ urlpatterns = [
 @require_GET
 def health_page(request, slug):
     project, membership = get_project_for_user(request, slug)
-    context = {"project": project, "membership": membership, "health": healthstore.latest(project)}
+    context = {
+        "project": project,
+        "membership": membership,
+        "health": healthstore.latest(project),
+        "can_check": membership.has_role(Role.ENGINEER),
+    }
     return render(request, "queries/health.html", context)
 
 
 @login_required
 @require_POST
 def health_refresh(request, slug):
-    """A person asked for fresh checks: one short, timed read (this may wake a Neon compute on purpose)."""
+    """An engineer asked for fresh checks: one short, timed read (this may wake a Neon compute on purpose).
+
+    Viewers may not: only engineers and admins asking on purpose wake a compute.
+    """
     project, membership = get_project_for_user(request, slug)
+    if not membership.has_role(Role.ENGINEER):
+        audit.record(request.user, "health.refresh", project=project, outcome=Outcome.DENIED)
+        raise PermissionDenied(
+            "Refreshing health checks connects to the database: it needs the engineer role."
+        )
     snapshot = healthstore.take_health_snapshot(project, manual=True)
     audit.record(
         request.user,
@@ -281,7 +311,12 @@ def health_refresh(request, slug):
         return render(
             request,
             "projects/_overview_health.html",
-            {"project": project, "membership": membership, "health": healthstore.latest(project)},
+            {
+                "project": project,
+                "membership": membership,
+                "health": healthstore.latest(project),
+                "can_check": True,
+            },
         )
     return redirect("health_page", slug=project.slug)
 

@@ -1,12 +1,12 @@
 """The activity page against real sessions: one the test blocks itself, then cancels and terminates."""
 
 import threading
-import time
 
 import psycopg
 import pytest
 
 from dashboard.models import AuditEvent
+from tests.conftest import wait_until
 
 pytestmark = pytest.mark.django_db
 
@@ -32,15 +32,14 @@ class BlockedUpdate:
             self.error = exc
 
     def _until_waiting(self, url: str) -> None:
-        with psycopg.connect(url) as conn:
-            for _ in range(100):
-                waiting = conn.execute(
-                    "SELECT wait_event_type FROM pg_stat_activity WHERE pid = %s", (self.waiter_pid,)
-                ).fetchone()
-                if waiting and waiting[0] == "Lock":
-                    return
-                time.sleep(0.05)
-        raise AssertionError("the waiter never blocked")
+        with psycopg.connect(url, autocommit=True) as conn:
+            wait_until(
+                lambda: conn.execute(
+                    "SELECT 1 FROM pg_stat_activity WHERE pid = %s AND wait_event_type = 'Lock'",
+                    (self.waiter_pid,),
+                ).fetchone(),
+                timeout=5,
+            )
 
     def close(self) -> None:
         for conn in (self.holder, self.waiter):
@@ -69,9 +68,12 @@ def test_activity_shows_blocked_session_under_its_blocker(client_for, project, b
     assert f"blocked by {blocked.holder_pid}" in tree
     assert "idle in transaction" in body and "Lock: transactionid" in body
     assert "1 blocked" in body
-    assert "<script>alert(1)</script>" not in body and "&lt;script&gt;alert(1)&lt;/script&gt;" in body
-    # Viewers see no buttons.
+    # Viewers see no buttons, and query texts without their literals.
     assert "/cancel/" not in body and "/terminate/" not in body
+    assert "UPDATE items SET name = ? WHERE id = ?" in body and "alert(1)" not in body
+    # Engineers see the full text, escaped.
+    body = client_for("engineer").get("/projects/shop/activity/").content.decode()
+    assert "<script>alert(1)</script>" not in body and "&lt;script&gt;alert(1)&lt;/script&gt;" in body
 
 
 def test_htmx_refresh_returns_the_partial(client_for, project, blocked):

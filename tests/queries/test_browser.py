@@ -28,8 +28,8 @@ def test_engineer_sees_a_block_appear_and_cancels_the_waiter(login, live_server,
         blocked.close()
 
 
-def test_viewer_refreshes_health_tiles_on_the_overview(login, live_server, users, project, target_url):
-    page = login("viewer")
+def test_engineer_refreshes_health_tiles_on_the_overview(login, live_server, users, project, target_url):
+    page = login("engineer")
     page.goto(f"{live_server.url}/projects/shop/")
     expect(page.locator("#health")).to_contain_text("No health check yet")
     page.locator("#health").get_by_role("button", name="Refresh").click()

@@ -2,7 +2,6 @@
 
 import io
 import threading
-import time
 import uuid
 
 import psycopg
@@ -13,6 +12,7 @@ from dashboard.models import AuditEvent, Project
 from dashboard.models.queries import ApiToken, HealthSnapshot
 from dashboard.queries.collector import collect_project
 from dashboard.queries.healthstore import take_health_snapshot
+from tests.conftest import wait_until
 from tests.queries.conftest import run_workload
 from tests.support import pg
 
@@ -48,9 +48,15 @@ def troubled(target_url, settings):
     idle = psycopg.connect(target_url)
     idle.execute("SELECT 1")  # a transaction is now open and idle
     sleeper = psycopg.connect(target_url, autocommit=True)
+    sleeper_pid = sleeper.info.backend_pid
     thread = threading.Thread(target=sleep_until_cancelled, args=(sleeper,), daemon=True)
     thread.start()
-    time.sleep(0.3)
+    with psycopg.connect(target_url, autocommit=True) as watcher:
+        wait_until(
+            lambda: watcher.execute(
+                "SELECT 1 FROM pg_stat_activity WHERE pid = %s AND state = 'active'", (sleeper_pid,)
+            ).fetchone()
+        )
     yield
     sleeper.cancel()
     thread.join(5)
@@ -123,8 +129,22 @@ def test_health_page_lists_details_escaped(client_for, project, troubled):
     assert "dupes_&lt;b&gt;v&lt;/b&gt;" in body and "<b>v</b>" not in body
 
 
+def test_only_engineers_see_the_refresh_button(client_for, project):
+    for who, shown in (("viewer", False), ("engineer", True), ("admin", True)):
+        for url in ("/projects/shop/", "/projects/shop/health/"):
+            body = client_for(who).get(url).content.decode()
+            assert ('action="/projects/shop/health/refresh/"' in body) == shown, (who, url)
+
+
+def test_viewer_refresh_is_refused_without_connecting(client_for, project):
+    response = client_for("viewer").post("/projects/shop/health/refresh/", HTTP_HX_REQUEST="true")
+    assert response.status_code == 403
+    assert not HealthSnapshot.objects.filter(project=project).exists()
+    assert AuditEvent.objects.get(action="health.refresh").outcome == "denied"
+
+
 def test_refresh_button_takes_a_new_snapshot_and_reports_errors(client_for, project):
-    client = client_for("viewer")
+    client = client_for("engineer")
     response = client.post("/projects/shop/health/refresh/", HTTP_HX_REQUEST="true")
     assert response.status_code == 200 and "Wraparound" in response.content.decode().title()
     Project.objects.filter(pk=project.pk).update(pooled_url="postgresql://u:p@127.0.0.1:1/gone")

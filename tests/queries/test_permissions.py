@@ -12,7 +12,7 @@ pytestmark = pytest.mark.django_db
 WHO = ["anonymous", "other_team", "viewer", "engineer", "admin"]
 # pid 1 is never a client session of the target database: the signal fails cleanly (and is audited).
 MATRIX = [
-    # method, url, data, {who: status}
+    # method, url, data, {who: status}; other_team is 404 unless given
     ("get", "/projects/shop/queries/", None, {"viewer": 200, "engineer": 200, "admin": 200}),
     (
         "get",
@@ -33,15 +33,26 @@ MATRIX = [
         {"mode": "analyze", "param1": "1"},
         {"viewer": 403, "engineer": 200, "admin": 200},
     ),
-    ("get", "/projects/shop/queries/{qid}/explain/", None, {"viewer": 405, "engineer": 405, "admin": 405}),
+    (
+        "get",
+        "/projects/shop/queries/{qid}/explain/",
+        None,
+        {"other_team": 405, "viewer": 405, "engineer": 405, "admin": 405},
+    ),
     ("get", "/projects/shop/activity/", None, {"viewer": 200, "engineer": 200, "admin": 200}),
     ("get", "/projects/shop/activity/1/cancel/", None, {"viewer": 403, "engineer": 200, "admin": 200}),
     ("post", "/projects/shop/activity/1/cancel/", {}, {"viewer": 403, "engineer": 302, "admin": 302}),
     ("get", "/projects/shop/activity/1/terminate/", None, {"viewer": 403, "engineer": 403, "admin": 200}),
     ("post", "/projects/shop/activity/1/terminate/", {}, {"viewer": 403, "engineer": 403, "admin": 302}),
     ("get", "/projects/shop/health/", None, {"viewer": 200, "engineer": 200, "admin": 200}),
-    ("post", "/projects/shop/health/refresh/", {}, {"viewer": 302, "engineer": 302, "admin": 302}),
-    ("get", "/projects/shop/health/refresh/", None, {"viewer": 405, "engineer": 405, "admin": 405}),
+    # Refreshing connects (and may wake a Neon compute): engineers and admins only.
+    ("post", "/projects/shop/health/refresh/", {}, {"viewer": 403, "engineer": 302, "admin": 302}),
+    (
+        "get",
+        "/projects/shop/health/refresh/",
+        None,
+        {"other_team": 405, "viewer": 405, "engineer": 405, "admin": 405},
+    ),
 ]
 
 
@@ -61,20 +72,16 @@ def test_permission_matrix(client_for, queryid, who, method, url, data, expected
     client = client_for(None if who == "anonymous" else who)
     url = url.format(qid=queryid)
     response = client.post(url, data) if method == "post" else client.get(url)
-    if who == "anonymous":
-        if expected.get("viewer") == 405:
-            assert response.status_code in (302, 405)
-        else:
-            assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
-    elif who == "other_team":
-        assert response.status_code in ((404, 405) if expected.get("viewer") == 405 else (404,))
-    else:
-        assert response.status_code == expected[who]
+    if who == "anonymous":  # login_required comes first, whatever the method
+        assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
+    else:  # other teams get 404 (the project's existence is not revealed), or 405 for a wrong method
+        assert response.status_code == expected.get(who, 404)
 
 
 @pytest.mark.parametrize(
     "who,url,data,action",
     [
+        ("viewer", "/projects/shop/health/refresh/", {}, "health.refresh"),
         ("viewer", "/projects/shop/activity/1/cancel/", {}, "activity.cancel"),
         ("engineer", "/projects/shop/activity/1/terminate/", {}, "activity.terminate"),
         (
