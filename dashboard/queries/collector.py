@@ -94,7 +94,12 @@ def collect_project(project: Project, *, now: datetime | None = None) -> Collect
             result = compute_deltas(state.baseline, previous_totals, snap)
             statement_ids, own_ids = _statement_ids(project, state, previous_totals, snap, result, cur, now)
     except StatementsUnavailable as exc:
-        return _finish(state, CollectorStatus.UNAVAILABLE, exc.message, now + interval())
+        # Nothing to collect until someone installs the extension: back off as when quiet, so the
+        # compute may suspend (the health snapshot that follows each run backs off with it).
+        state.quiet_streak += 1
+        delay = quiet_delay(state.quiet_streak)
+        message = f"{exc.message} Next try in {int(delay.total_seconds())} s."
+        return _finish(state, CollectorStatus.UNAVAILABLE, message, now + delay)
     except (TargetError, InvalidURL) as exc:
         return _finish(state, CollectorStatus.ERROR, getattr(exc, "message", str(exc)), now + interval())
     except psycopg.Error as exc:

@@ -9,8 +9,16 @@ from django.utils import timezone
 from psycopg import sql
 
 from dashboard.models import Project
-from dashboard.models.queries import CollectorState, CollectorStatus, QueryText, Statement, StatsSample
+from dashboard.models.queries import (
+    CollectorState,
+    CollectorStatus,
+    HealthSnapshot,
+    QueryText,
+    Statement,
+    StatsSample,
+)
 from dashboard.queries.collector import cleanup, collect_project
+from dashboard.queries.tasks import collect_statements
 from tests.queries.conftest import run_workload
 from tests.support import pg
 
@@ -179,6 +187,37 @@ def test_missing_extension_is_explained(team):
         state = collect_project(project)
         assert state.status == CollectorStatus.UNAVAILABLE
         assert "CREATE EXTENSION pg_stat_statements" in state.message
+    finally:
+        pg.drop_database(name)
+
+
+def test_backs_off_while_pg_stat_statements_is_unavailable(team, settings):
+    settings.QUERIES_COLLECT_INTERVAL_SECONDS = 300
+    settings.QUERIES_BACKOFF_MAX_SECONDS = 1200
+    name = pg.create_database("noext_backoff", extensions=())
+    try:
+        project = Project.objects.create(team=team, name="NoExt", slug="noext", pooled_url=pg.url_for(name))
+        # Through the task, as the beat runs it: the health snapshot is taken on the same backed-off cadence.
+        assert collect_statements(project.pk) == CollectorStatus.UNAVAILABLE
+        assert collect_statements(project.pk) == "not due"
+        assert HealthSnapshot.objects.filter(project=project).count() == 1
+        state = CollectorState.objects.get(project=project)
+        assert (state.next_due_at - state.last_attempt_at).total_seconds() == 600
+        now, delays = state.last_attempt_at, []
+        for _step in range(3):
+            now += timedelta(hours=1)
+            state = collect_project(project, now=now)
+            assert state.status == CollectorStatus.UNAVAILABLE, state.message
+            delays.append((state.next_due_at - now).total_seconds())
+        assert delays == [1200, 1200, 1200]
+        assert (
+            "CREATE EXTENSION pg_stat_statements" in state.message and "Next try in 1200 s" in state.message
+        )
+        with psycopg.connect(pg.url_for(name), autocommit=True) as conn:
+            conn.execute("CREATE EXTENSION pg_stat_statements")
+        state = collect_project(project, now=now + timedelta(hours=1))
+        assert state.status == CollectorStatus.BASELINE and state.quiet_streak == 0
+        assert (state.next_due_at - state.last_attempt_at).total_seconds() == 300
     finally:
         pg.drop_database(name)
 
