@@ -264,3 +264,22 @@ def test_top_statements_are_paged(client_for, project, target_url):
     assert second.count("SELECT count(*) FROM &quot;page_") == 5 and "Page 2 of 2" in second
     beyond = client.get("/projects/shop/queries/?window=1h&q=page_&page=9").content.decode()
     assert "Page 1 of 2" in beyond
+
+
+def test_explain_analyze_refuses_a_select_that_terminates_sessions(client_for, collected, target_url):
+    collect_project(collected)
+    run_workload(target_url, {"SELECT pg_terminate_backend(%s)": 1})  # pid 1 is no client session
+    collect_project(collected)
+    queryid = queryid_of(collected, "pg_terminate_backend")
+    engineer = client_for("engineer")
+    detail = engineer.get(f"/projects/shop/queries/{queryid}/").content.decode()
+    assert 'value="analyze"' not in detail and "calls pg_terminate_backend()" in detail
+    with psycopg.connect(target_url, autocommit=True) as victim:
+        response = engineer.post(
+            f"/projects/shop/queries/{queryid}/explain/",
+            {"mode": "analyze", "param1": str(victim.info.backend_pid)},
+        )
+        assert response.status_code == 400
+        assert "calls pg_terminate_backend(), which acts outside" in response.content.decode()
+        assert victim.execute("SELECT 1").fetchone() == (1,)
+    assert AuditEvent.objects.get(action="query.explain_analyze").outcome == "failure"
