@@ -64,7 +64,8 @@ def test_the_timeout_statements_count_as_the_dashboards_own(target_url):
         texts = [
             row[0]
             for row in conn.execute(
-                "SELECT query FROM pg_stat_statements WHERE query ILIKE '%timeout%' AND query NOT ILIKE '%pg_stat_statements%'"
+                "SELECT query FROM pg_stat_statements WHERE query ILIKE '%timeout%' AND query NOT ILIKE 'show%'"
+                " AND dbid = (SELECT oid FROM pg_database WHERE datname = current_database())"
             )
         ]
     assert any("lock_timeout" in t for t in texts) and any("statement_timeout" in t for t in texts)
