@@ -6,7 +6,6 @@ import signal
 import socket
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
 import psycopg
@@ -14,6 +13,7 @@ import pytest
 
 from dashboard.models import Project
 from tests.browser.conftest import browser_type_launch_args, login  # noqa: F401  (Chromium for browser tests)
+from tests.conftest import wait_until
 from tests.neon.conftest import neon_project, neon_settings, neon_standin, standin_db  # noqa: F401  (Neon stand-in)
 from tests.neon.test_scale_to_zero import idle_default_compute  # noqa: F401
 from tests.support import pg
@@ -120,16 +120,15 @@ class SecondCluster:
         victim = psycopg.connect(**self.conninfo("postgres"), autocommit=True)
         os.kill(victim.info.backend_pid, signal.SIGKILL)
         victim.close()
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with psycopg.connect(**self.conninfo("postgres"), connect_timeout=2) as conn:
-                    conn.execute("SELECT 1")
-                    return
-            except psycopg.OperationalError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.2)
+        wait_until(self._accepts_queries, timeout=30, interval=0.2)
+
+    def _accepts_queries(self) -> bool:
+        try:
+            with psycopg.connect(**self.conninfo("postgres"), connect_timeout=2) as conn:
+                conn.execute("SELECT 1")
+                return True
+        except psycopg.OperationalError:
+            return False  # still recovering from the crash
 
     def conninfo(self, dbname: str) -> dict:
         return {
