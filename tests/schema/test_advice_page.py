@@ -18,9 +18,7 @@ def test_advice_without_snapshot_shows_empty_state(client_for, project):
     assert "none has been taken yet" in page
 
 
-def test_advice_lists_findings_with_fix_sql_for_engineers(
-    client_for, project, target_sql, snapshot
-):
+def test_advice_lists_findings_with_fix_sql_for_engineers(client_for, project, target_sql, snapshot):
     target_sql(*PROBLEMS)
     snapshot()
     page = client_for("engineer").get("/projects/shop/schema/advice/").content.decode()
