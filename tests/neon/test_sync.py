@@ -182,3 +182,48 @@ def test_idle_notice_offers_a_wake_button_to_engineers_only(rf, neon_project, us
     NeonCompute.objects.filter(project=neon_project).update(current_state="idle")
     assert "is suspended" in render("viewer") and "Wake compute" not in render("viewer")
     assert "/wake/" in render("engineer")
+
+
+def test_a_neon_project_without_a_compute_record_counts_as_idle(neon_project):
+    assert NeonCompute.objects.filter(project=neon_project).count() == 0
+    assert compute_is_idle(neon_project) is True
+    sync_project(neon_project)
+    assert compute_is_idle(neon_project) is False
+    NeonCompute.objects.filter(project=neon_project).delete()  # rows lost
+    assert compute_is_idle(neon_project) is True
+
+
+def test_idle_notice_and_wake_button_follow_the_jobs_decision(
+    rf, neon_project, neon_standin, users, settings
+):
+    """A compute being suspended, or one Neon cannot be asked about, is idle for jobs and for the pages."""
+    from django.template import Context, Template
+
+    from dashboard.models import Membership
+
+    sync_project(neon_project)
+    membership = Membership.objects.get(user=users["engineer"], team=neon_project.team)
+
+    def render(source):
+        context = {
+            "request": rf.get("/"),
+            "project": neon_project,
+            "membership": membership,
+            "csrf_token": "t",
+        }
+        return Template("{% load neon_tags %}" + source).render(Context(context))
+
+    notice = "{% neon_idle_notice project %}"
+    overview = "{% include 'projects/_overview_neon.html' %}"
+    assert render(notice).strip() == "" and "Wake compute" not in render(overview)
+
+    NeonCompute.objects.filter(project=neon_project).update(current_state="active", pending_state="idle")
+    assert compute_is_idle(neon_project) is True
+    assert "being suspended" in render(notice) and "/wake/" in render(notice)
+    assert "Wake compute" in render(overview)
+
+    NeonCompute.objects.filter(project=neon_project).update(pending_state="")
+    settings.NEON_STATE_MAX_AGE_SECONDS = 0
+    neon_standin.standin.fail_next(503, times=2)
+    assert compute_is_idle(neon_project) is True
+    assert "Neon did not answer" in render(notice)
