@@ -40,7 +40,7 @@ def run_sync(run) -> None:
 def sync_neon_project(run_id: str) -> None:
     run = taskruns.claim(run_id)
     if run is not None:
-        run_sync(run)
+        taskruns.execute(run, run_sync, audit_action="neon.sync")
 
 
 @shared_task(soft_time_limit=240, time_limit=300)
@@ -60,4 +60,4 @@ def sync_all_neon_projects() -> dict:
 def neon_action(run_id: str) -> None:
     run = taskruns.claim(run_id)
     if run is not None:
-        run_action(run)
+        taskruns.execute(run, run_action, audit_action=f"neon.{run.params.get('action', 'action')}")

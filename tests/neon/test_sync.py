@@ -227,3 +227,22 @@ def test_idle_notice_and_wake_button_follow_the_jobs_decision(
     neon_standin.standin.fail_next(503, times=2)
     assert compute_is_idle(neon_project) is True
     assert "Neon did not answer" in render(notice)
+
+
+def test_a_sync_run_on_an_odd_neon_payload_ends_failed_and_audited(neon_project, neon_standin, users):
+    """An endpoint without an id (a KeyError in the sync) fails the run instead of leaving it running."""
+    from dashboard.models import AuditEvent, TaskRun
+    from dashboard.neon.tasks import SYNC_KIND, sync_neon_project
+
+    endpoint = next(iter(neon_standin.standin.state["endpoints"].values()))
+    odd = {key: value for key, value in endpoint.items() if key != "id"}
+    neon_standin.standin.state["endpoints"]["ep-without-id"] = odd
+    run = TaskRun.objects.create(kind=SYNC_KIND, project=neon_project, created_by=users["admin"])
+
+    sync_neon_project(str(run.pk))
+
+    run.refresh_from_db()
+    assert run.status == "failed"
+    assert "unexpected error (KeyError)" in run.error
+    event = AuditEvent.objects.get(action="neon.sync", project=neon_project)
+    assert event.outcome == "failure" and event.actor == users["admin"]
