@@ -13,7 +13,6 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from celery.exceptions import SoftTimeLimitExceeded
-
 from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
