@@ -160,6 +160,9 @@ TARGET_RETRY_BASE_SECONDS = env_float("TARGET_RETRY_BASE_SECONDS", 0.5)
 TARGET_APPLICATION_NAME = "neon-ops-dashboard"
 # A TaskRun still "running" without a heartbeat for this long is marked lost.
 TASK_STALE_AFTER_SECONDS = env_int("TASK_STALE_AFTER_SECONDS", 300, minimum=10)
+# A TaskRun still "queued" (no worker picked it up) this long is marked lost; longer than the above,
+# because a run may wait behind long tasks (a queued branch delete must not silently vanish).
+TASK_QUEUED_STALE_AFTER_SECONDS = env_int("TASK_QUEUED_STALE_AFTER_SECONDS", 3600, minimum=10)
 
 # Neon API (a local stand-in in tests and the demo).
 NEON_API_BASE_URL = env_str("NEON_API_BASE_URL", "https://console.neon.tech/api/v2/")

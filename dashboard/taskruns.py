@@ -111,14 +111,20 @@ def safe_error_message(exc: BaseException) -> str:
 
 
 def reconcile_stale() -> int:
-    """Mark runs lost whose worker stopped sending heartbeats (or never picked them up)."""
-    cutoff = timezone.now() - timedelta(seconds=settings.TASK_STALE_AFTER_SECONDS)
-    stale = Q(status=TaskStatus.RUNNING, heartbeat_at__lt=cutoff) | Q(
-        status=TaskStatus.QUEUED, created_at__lt=cutoff
+    """Mark runs lost whose worker stopped sending heartbeats, or that no worker picked up for long.
+
+    Queued runs get a longer threshold: they may wait behind long tasks, and marking a queued
+    action lost means it will never happen.
+    """
+    now = timezone.now()
+    running_cutoff = now - timedelta(seconds=settings.TASK_STALE_AFTER_SECONDS)
+    queued_cutoff = now - timedelta(seconds=settings.TASK_QUEUED_STALE_AFTER_SECONDS)
+    stale = Q(status=TaskStatus.RUNNING, heartbeat_at__lt=running_cutoff) | Q(
+        status=TaskStatus.QUEUED, created_at__lt=queued_cutoff
     )
     return TaskRun.objects.filter(stale).update(
         status=TaskStatus.LOST,
-        finished_at=timezone.now(),
+        finished_at=now,
         progress="Lost",
         error="The worker stopped reporting progress; the task was marked lost.",
     )
