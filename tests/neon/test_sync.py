@@ -246,3 +246,33 @@ def test_a_sync_run_on_an_odd_neon_payload_ends_failed_and_audited(neon_project,
     assert "unexpected error (KeyError)" in run.error
     event = AuditEvent.objects.get(action="neon.sync", project=neon_project)
     assert event.outcome == "failure" and event.actor == users["admin"]
+
+
+def test_one_broken_project_does_not_stop_the_periodic_sync_of_the_others(neon_project, team, settings):
+    """A key stored with a removed encryption key fails only its own project's sync, recorded on it."""
+    from cryptography.fernet import Fernet
+
+    from dashboard.models import Project
+    from dashboard.neon.tasks import sync_all_neon_projects
+
+    current_keys = settings.FIELD_ENCRYPTION_KEYS
+    settings.FIELD_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]  # a key that is later removed
+    broken = Project.objects.create(
+        team=team,
+        name="Aaa broken",
+        slug="aaa-broken",
+        pooled_url=neon_project.pooled_url,
+        neon_project_id=STANDIN_PROJECT,
+        neon_api_key="key-under-a-removed-encryption-key",
+    )
+    settings.FIELD_ENCRYPTION_KEYS = current_keys
+
+    outcome = sync_all_neon_projects()
+
+    assert outcome["pagila-neon"] == {"branches": 1, "computes": 1, "idle_computes": 0}
+    assert outcome["aaa-broken"] == {"error": "The sync stopped on an unexpected error (ValueError)."}
+    assert NeonSyncState.objects.get(project=neon_project).synced_at is not None
+    state = NeonSyncState.objects.get(project_id=broken.pk)
+    assert state.synced_at is None and "unexpected error (ValueError)" in state.error
+    assert "key-under" not in state.error
+    assert [b.name for b in branches_for(neon_project)] == ["main"]
