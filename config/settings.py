@@ -182,7 +182,8 @@ LOGGING = {
 
 # --- neon ---
 # Stored compute state older than this is re-read from the Neon API before a job connects.
-NEON_STATE_MAX_AGE_SECONDS = env_int("NEON_STATE_MAX_AGE_SECONDS", 30, minimum=0)
+# Longer than the sync interval, so the periodic sync normally keeps it fresh without extra calls.
+NEON_STATE_MAX_AGE_SECONDS = env_int("NEON_STATE_MAX_AGE_SECONDS", 90, minimum=0)
 NEON_STATE_CHECK_TIMEOUT = env_float("NEON_STATE_CHECK_TIMEOUT", 3.0)
 NEON_SYNC_INTERVAL_SECONDS = env_int("NEON_SYNC_INTERVAL_SECONDS", 60, minimum=10)
 # How long a branch or compute action waits for Neon's operations to finish.

@@ -276,3 +276,17 @@ def test_one_broken_project_does_not_stop_the_periodic_sync_of_the_others(neon_p
     assert state.synced_at is None and "unexpected error (ValueError)" in state.error
     assert "key-under" not in state.error
     assert [b.name for b in branches_for(neon_project)] == ["main"]
+
+
+def test_state_synced_one_interval_ago_is_used_without_asking_the_api(neon_project, neon_standin, settings):
+    """With the default settings the periodic sync keeps the state fresh: idle checks cost no API call."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    sync_project(neon_project)
+    just_before_next_sync = timezone.now() - timedelta(seconds=settings.NEON_SYNC_INTERVAL_SECONDS)
+    NeonCompute.objects.filter(project=neon_project).update(synced_at=just_before_next_sync)
+    calls_before = neon_standin.standin.calls("GET", "/endpoints/")
+    assert compute_is_idle(neon_project) is False
+    assert neon_standin.standin.calls("GET", "/endpoints/") == calls_before
