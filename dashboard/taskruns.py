@@ -14,7 +14,6 @@ from datetime import timedelta
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
-from django.db.models import Q
 from django.utils import timezone
 
 from dashboard.models import Project, TaskRun
@@ -119,12 +118,11 @@ def reconcile_stale() -> int:
     now = timezone.now()
     running_cutoff = now - timedelta(seconds=settings.TASK_STALE_AFTER_SECONDS)
     queued_cutoff = now - timedelta(seconds=settings.TASK_QUEUED_STALE_AFTER_SECONDS)
-    stale = Q(status=TaskStatus.RUNNING, heartbeat_at__lt=running_cutoff) | Q(
-        status=TaskStatus.QUEUED, created_at__lt=queued_cutoff
+    lost = {"status": TaskStatus.LOST, "finished_at": now, "progress": "Lost"}
+    stopped = TaskRun.objects.filter(status=TaskStatus.RUNNING, heartbeat_at__lt=running_cutoff).update(
+        error="The worker stopped reporting progress; the task was marked lost.", **lost
     )
-    return TaskRun.objects.filter(stale).update(
-        status=TaskStatus.LOST,
-        finished_at=now,
-        progress="Lost",
-        error="The worker stopped reporting progress; the task was marked lost.",
+    never_started = TaskRun.objects.filter(status=TaskStatus.QUEUED, created_at__lt=queued_cutoff).update(
+        error="No worker picked the task up in time; the task was marked lost.", **lost
     )
+    return stopped + never_started

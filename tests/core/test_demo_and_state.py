@@ -91,4 +91,4 @@ def test_a_queued_run_waiting_behind_long_tasks_is_not_marked_lost_too_early(pro
     TaskRun.objects.filter(pk=waiting.pk).update(created_at=timezone.now() - timedelta(seconds=3601))
     assert reconcile_stale() == 1
     waiting.refresh_from_db()
-    assert waiting.status == "lost"
+    assert waiting.status == "lost" and "No worker picked the task up" in waiting.error
