@@ -158,6 +158,8 @@ TARGET_LOCK_TIMEOUT_MS = env_int("TARGET_LOCK_TIMEOUT_MS", 2000, minimum=100)
 TARGET_CONNECT_RETRIES = env_int("TARGET_CONNECT_RETRIES", 4, minimum=0)
 TARGET_RETRY_BASE_SECONDS = env_float("TARGET_RETRY_BASE_SECONDS", 0.5)
 TARGET_APPLICATION_NAME = "neon-ops-dashboard"
+# Multi-tenant deployments: refuse project URLs whose host is on a private, loopback or link-local network.
+TARGET_BLOCK_PRIVATE_NETWORKS = env_bool("TARGET_BLOCK_PRIVATE_NETWORKS", False)
 # A TaskRun still "running" without a heartbeat for this long is marked lost.
 TASK_STALE_AFTER_SECONDS = env_int("TASK_STALE_AFTER_SECONDS", 300, minimum=10)
 # A TaskRun still "queued" (no worker picked it up) this long is marked lost; longer than the above,

@@ -7,6 +7,7 @@ connects the same way (timeouts, application_name, pooled vs direct).
 from django.conf import settings
 
 from dashboard.targets.connect import TargetSettings
+from dashboard.targets.policy import HostPolicy
 from dashboard.targets.urls import is_neon_host, parse_url
 
 
@@ -37,3 +38,10 @@ def direct_url(project, branch=None) -> str:
     from dashboard.neon.urls import branch_url
 
     return branch_url(project, branch, pooled=False)
+
+
+def host_policy() -> HostPolicy:
+    """What project URLs may point at: never the dashboard's own database (see targets/policy.py)."""
+    db = settings.DATABASES["default"]
+    own = (db["HOST"], int(db["PORT"] or 5432), db["NAME"]) if db["HOST"] else None
+    return HostPolicy(own_database=own, block_private_networks=settings.TARGET_BLOCK_PRIVATE_NETWORKS)

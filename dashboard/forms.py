@@ -1,15 +1,17 @@
 from django import forms
 from django.utils.text import slugify
 
+from dashboard.connections import host_policy
 from dashboard.models import Project
-from dashboard.targets.urls import InvalidURL, parse_url
+from dashboard.targets.policy import check_target_url
+from dashboard.targets.urls import InvalidURL
 
 SLUG_HELP = "Used in URLs: lowercase letters, digits and hyphens."
 
 
 def validate_connection_url(value: str) -> str:
     try:
-        parse_url(value)
+        check_target_url(value, host_policy())
     except InvalidURL as exc:
         raise forms.ValidationError(str(exc)) from None
     return value.strip()

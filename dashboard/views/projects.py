@@ -18,7 +18,6 @@ from dashboard.queries.healthstore import latest as latest_health
 from dashboard.tasks import check_project_connection
 
 CHECK_KIND = "connection_check"
-SECRET_FIELDS = {"pooled_url", "direct_url", "neon_api_key"}
 
 
 @login_required

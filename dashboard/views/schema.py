@@ -16,7 +16,7 @@ from django.db import connection, transaction
 from django.db.models import Count, F, Sum
 from django.http import Http404
 from django.shortcuts import redirect, render
-from django.urls import path
+from django.urls import NoReverseMatch, path, reverse
 from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_http_methods
 from django_htmx.http import HttpResponseStopPolling
@@ -374,10 +374,19 @@ def schema_advice(request, slug):
             severity_counts={s: sum(1 for f in findings if f["severity"] == s) for s in SEVERITIES},
             filters=filters,
             query_prefix=_query_string(filters),
-            can_draft=membership.has_role(Role.ENGINEER),
+            can_draft=membership.has_role(Role.ENGINEER) and migration_drafts_available(),
             total=len(findings),
         )
     return render(request, "schema/advice.html", context)
+
+
+def migration_drafts_available() -> bool:
+    """The draft button needs the migrations workflow's /migrations/new/ page; no dead link before it exists."""
+    try:
+        reverse("migration_new", kwargs={"slug": "x"})
+    except NoReverseMatch:
+        return False
+    return True
 
 
 # --- diff -----------------------------------------------------------------------------
@@ -428,7 +437,8 @@ def schema_diff(request, slug):
 def _diff_with_links(project, old, new):
     diff = diff_snapshots(old, new)
     for obj in diff.objects:
-        obj.url = table_url(project.slug, obj.schema, obj.name) if obj.status != "removed" and obj.kind in (
+        # Link to the newer snapshot's branch, where the changed object lives.
+        obj.url = table_url(project.slug, obj.schema, obj.name, new.branch_name) if obj.status != "removed" and obj.kind in (
             "table", "partitioned table", "view", "materialized view", "foreign table"
         ) else ""  # fmt: skip
     return diff

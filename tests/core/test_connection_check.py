@@ -149,3 +149,22 @@ def test_database_refusing_connections_says_the_compute_is_suspended(admin_clien
         conn.execute(f'ALTER DATABASE "{target_db}" ALLOW_CONNECTIONS false')
     message, _ = check_message_for(admin_client, pg.url_for(target_db))
     assert message == "The compute is suspended (idle) and refuses connections; wake it first."
+
+
+def test_the_dashboards_own_database_cannot_be_registered(admin_client):
+    from django.db import connection
+
+    db = connection.settings_dict
+    response = register(admin_client, f"postgresql://{db['USER']}:x@{db['HOST']}:{db['PORT']}/{db['NAME']}")
+    assert "This is the dashboard&#x27;s own database" in response.content.decode()
+    assert not Project.objects.exists()
+
+
+def test_private_networks_are_refused_when_blocking_is_on(admin_client, settings, target_db):
+    settings.TARGET_BLOCK_PRIVATE_NETWORKS = True
+    for host in ("127.0.0.1", "localhost", "10.1.2.3", "[::1]", "169.254.169.254"):
+        response = register(admin_client, f"postgresql://u:p@{host}:5432/db")
+        assert "private or local network" in response.content.decode(), host
+    assert not Project.objects.exists()
+    settings.TARGET_BLOCK_PRIVATE_NETWORKS = False
+    assert register(admin_client, pg.url_for(target_db)).status_code == 302

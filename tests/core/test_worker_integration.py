@@ -1,7 +1,5 @@
 """A task goes through Redis to a real Celery worker process and its result reaches the page."""
 
-from django.urls import reverse  # noqa: F401
-
 from dashboard.models import Project, TaskRun
 from dashboard.views.projects import start_connection_check
 from tests.conftest import wait_until

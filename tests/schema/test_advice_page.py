@@ -18,9 +18,7 @@ def test_advice_without_snapshot_shows_empty_state(client_for, project):
     assert "none has been taken yet" in page
 
 
-def test_advice_lists_findings_with_fix_sql_and_draft_button_for_engineers(
-    client_for, project, target_sql, snapshot
-):
+def test_advice_lists_findings_with_fix_sql_for_engineers(client_for, project, target_sql, snapshot):
     target_sql(*PROBLEMS)
     snapshot()
     page = client_for("engineer").get("/projects/shop/schema/advice/").content.decode()
@@ -29,8 +27,8 @@ def test_advice_lists_findings_with_fix_sql_and_draft_button_for_engineers(
         assert f"<code>{rule}</code>" in page
     fix = 'ALTER TABLE "public"."logs" ALTER COLUMN "payload" TYPE jsonb USING "payload"::jsonb;'
     assert f"<pre>{html.escape(fix)}</pre>" in page
-    assert 'action="/projects/shop/migrations/new/"' in page
-    assert f'name="sql" value="{html.escape(fix)}"' in page
+    # The migrations workflow has no draft page yet, so there is no (dead) draft button.
+    assert "/migrations/new/" not in page and "Start a migration draft" not in page
     assert '<a href="/projects/shop/schema/public/logs/">public.logs</a>' in page
 
 

@@ -105,9 +105,9 @@ def test_diff_page_compares_latest_two_snapshots_by_default(client_for, two_snap
     page = client_for("viewer").get("/projects/shop/schema/diff/").content.decode()
     assert "v1 → v2 (head &lt;b&gt;branch&lt;/b&gt;)" in page
     assert (
-        '<span class="diff-added">added</span> table <a href="/projects/shop/schema/public/invoices/">'
-        in page
-    )
+        '<span class="diff-added">added</span> table '
+        '<a href="/projects/shop/schema/public/invoices/?branch=head+%3Cb%3Ebranch%3C%2Fb%3E">' in page
+    ), "links go to the table on the newer snapshot's branch"
     assert '<span class="diff-removed">removed</span> table <code>public.legacy</code>' in page
     assert "<td>column email</td>" in page and "<code>character varying(100)</code>" in page
 

@@ -32,7 +32,7 @@ def wait_for_worker(proc: subprocess.Popen, timeout: float = 30.0) -> None:
             raise RuntimeError(f"Celery worker exited with code {proc.returncode}")
         if app.control.ping(timeout=0.5):
             return
-    raise RuntimeError("Celery worker did not answer a ping within 30 s")
+    raise RuntimeError(f"Celery worker did not answer a ping within {timeout:.0f} s")
 
 
 def start_worker() -> subprocess.Popen:
