@@ -162,6 +162,9 @@ TARGET_APPLICATION_NAME = "neon-ops-dashboard"
 TARGET_BLOCK_PRIVATE_NETWORKS = env_bool("TARGET_BLOCK_PRIVATE_NETWORKS", False)
 # A TaskRun still "running" without a heartbeat for this long is marked lost.
 TASK_STALE_AFTER_SECONDS = env_int("TASK_STALE_AFTER_SECONDS", 300, minimum=10)
+# A TaskRun still "queued" (no worker picked it up) this long is marked lost; longer than the above,
+# because a run may wait behind long tasks (a queued branch delete must not silently vanish).
+TASK_QUEUED_STALE_AFTER_SECONDS = env_int("TASK_QUEUED_STALE_AFTER_SECONDS", 3600, minimum=10)
 
 # Neon API (a local stand-in in tests and the demo).
 NEON_API_BASE_URL = env_str("NEON_API_BASE_URL", "https://console.neon.tech/api/v2/")
@@ -181,7 +184,8 @@ LOGGING = {
 
 # --- neon ---
 # Stored compute state older than this is re-read from the Neon API before a job connects.
-NEON_STATE_MAX_AGE_SECONDS = env_int("NEON_STATE_MAX_AGE_SECONDS", 30, minimum=0)
+# Longer than the sync interval, so the periodic sync normally keeps it fresh without extra calls.
+NEON_STATE_MAX_AGE_SECONDS = env_int("NEON_STATE_MAX_AGE_SECONDS", 90, minimum=0)
 NEON_STATE_CHECK_TIMEOUT = env_float("NEON_STATE_CHECK_TIMEOUT", 3.0)
 NEON_SYNC_INTERVAL_SECONDS = env_int("NEON_SYNC_INTERVAL_SECONDS", 60, minimum=10)
 # How long a branch or compute action waits for Neon's operations to finish.

@@ -1,6 +1,59 @@
+"""Django admin for operators. Every change made here is audited like the same change in the app."""
+
 from django.contrib import admin
 
+from dashboard import audit
 from dashboard.models import AuditEvent, Membership, Project, TaskRun, Team
+
+
+def _scope(obj) -> dict:
+    """The team and project an audit event about `obj` belongs to."""
+    if isinstance(obj, Team):
+        return {"team": obj}
+    if isinstance(obj, Project):
+        return {"project": obj} if obj.pk else {"team": obj.team}
+    project = getattr(obj, "project", None)
+    return {"project": project} if project is not None else {"team": getattr(obj, "team", None)}
+
+
+class AuditedAdmin(admin.ModelAdmin):
+    """Writes admin.<model>.create/update/delete events (field names only, never values)."""
+
+    def _record(self, request, obj, verb: str, **detail) -> None:
+        name = obj._meta.model_name
+        audit.record(request.user, f"admin.{name}.{verb}", obj=obj, **_scope(obj), **detail)
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        self._record(request, obj, "update" if change else "create", fields=sorted(form.changed_data))
+
+    def delete_model(self, request, obj):
+        self._record(request, obj, "delete", **_deleted_scope(obj))
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        for obj in queryset:
+            self._record(request, obj, "delete", **_deleted_scope(obj))
+        super().delete_queryset(request, queryset)
+
+    def save_formset(self, request, form, formset, change):
+        super().save_formset(request, form, formset, change)
+        for obj in formset.new_objects:
+            self._record(request, obj, "create", **_membership_detail(obj))
+        for obj, fields in formset.changed_objects:
+            self._record(request, obj, "update", fields=sorted(fields), **_membership_detail(obj))
+        for obj in formset.deleted_objects:
+            self._record(request, obj, "delete", **_membership_detail(obj))
+
+
+def _deleted_scope(obj) -> dict:
+    return {"name": str(obj)[:200]}
+
+
+def _membership_detail(obj) -> dict:
+    if isinstance(obj, Membership):
+        return {"username": obj.user.get_username(), "role": obj.role}
+    return {}
 
 
 class MembershipInline(admin.TabularInline):
@@ -9,14 +62,14 @@ class MembershipInline(admin.TabularInline):
 
 
 @admin.register(Team)
-class TeamAdmin(admin.ModelAdmin):
+class TeamAdmin(AuditedAdmin):
     list_display = ("name", "slug", "created_at")
     prepopulated_fields = {"slug": ("name",)}
     inlines = [MembershipInline]
 
 
 @admin.register(Project)
-class ProjectAdmin(admin.ModelAdmin):
+class ProjectAdmin(AuditedAdmin):
     """Credentials are excluded: the admin never renders them back."""
 
     list_display = ("name", "slug", "team", "status", "checked_at")
@@ -33,7 +86,7 @@ class ProjectAdmin(admin.ModelAdmin):
 
 
 @admin.register(TaskRun)
-class TaskRunAdmin(admin.ModelAdmin):
+class TaskRunAdmin(AuditedAdmin):
     list_display = ("kind", "project", "status", "created_at", "finished_at")
     list_filter = ("kind", "status")
     readonly_fields = [f.name for f in TaskRun._meta.fields]

@@ -56,6 +56,7 @@ class ProjectForm(forms.ModelForm):
                 self.fields[name].help_text = (
                     "Leave blank to keep the stored value. " + self.fields[name].help_text
                 )
+            self.fields["direct_url"].help_text += " Cleared when the pooled URL changes and this is blank."
 
     def clean_pooled_url(self):
         value = self.cleaned_data["pooled_url"].strip()
@@ -65,9 +66,23 @@ class ProjectForm(forms.ModelForm):
 
     def clean_direct_url(self):
         value = self.cleaned_data["direct_url"].strip()
-        if not value:
-            return self.instance.direct_url if self.editing else ""
-        return validate_connection_url(value)
+        if value:
+            return validate_connection_url(value)
+        if not self.editing or self._pooled_url_changed():
+            # A new pooled URL without a new direct one: the old direct URL may point at another
+            # database, so drop it and use the one derived from the new pooled URL.
+            return ""
+        return self.instance.direct_url
+
+    def _pooled_url_changed(self) -> bool:
+        new = self.cleaned_data.get("pooled_url")  # cleaned before direct_url (field order)
+        return new is not None and new != self.instance.pooled_url
+
+    def save(self, commit=True):
+        # ModelForm leaves a field absent from the POST at its stored value; a direct URL cleared
+        # above must be cleared even when the client did not send the (blank) field.
+        self.instance.direct_url = self.cleaned_data["direct_url"]
+        return super().save(commit)
 
     def clean_neon_api_key(self):
         value = self.cleaned_data["neon_api_key"].strip()

@@ -19,16 +19,16 @@ def run_connection_check(run) -> None:
         result = check_connection(project.pooled_url, target_settings(project.pooled_url))
     except (TargetError, InvalidURL) as exc:
         message = getattr(exc, "message", str(exc))
-        _store_project_state(project, ProjectStatus.ERROR, message, {})
+        _store_project_state(project.pk, ProjectStatus.ERROR, message, {})
         taskruns.fail(run, message)
         return
     summary = f"Postgres {result.server_version}, connected in {result.connect_ms:.0f} ms"
-    _store_project_state(project, ProjectStatus.OK, summary, result.as_dict())
+    _store_project_state(project.pk, ProjectStatus.OK, summary, result.as_dict())
     taskruns.succeed(run, result.as_dict())
 
 
-def _store_project_state(project: Project, status: str, message: str, result: dict) -> None:
-    Project.objects.filter(pk=project.pk).update(
+def _store_project_state(project_id: int, status: str, message: str, result: dict) -> None:
+    Project.objects.filter(pk=project_id).update(
         status=status, status_message=message, check_result=result, checked_at=timezone.now()
     )
 
@@ -37,7 +37,13 @@ def _store_project_state(project: Project, status: str, message: str, result: di
 def check_project_connection(run_id: str) -> None:
     run = taskruns.claim(run_id)
     if run is not None:
-        run_connection_check(run)
+        taskruns.execute(
+            run,
+            run_connection_check,
+            audit_action="project.check",
+            # Never leave the project "checking": an unexpected error shows as unreachable.
+            on_failure=lambda message: _store_project_state(run.project_id, ProjectStatus.ERROR, message, {}),
+        )
 
 
 @shared_task(soft_time_limit=30, time_limit=60)

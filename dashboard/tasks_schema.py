@@ -93,7 +93,7 @@ def run_capture(run: TaskRun) -> None:
 def capture_schema_snapshot(run_id: str) -> None:
     run = taskruns.claim(run_id)
     if run is not None:
-        run_capture(run)
+        taskruns.execute(run, run_capture, audit_action="schema.snapshot")
 
 
 def projects_due_for_snapshot(now=None) -> list[Project]:
@@ -155,4 +155,4 @@ def run_branch_compare(run: TaskRun) -> None:
 def compare_branch_schemas(run_id: str) -> None:
     run = taskruns.claim(run_id)
     if run is not None:
-        run_branch_compare(run)
+        taskruns.execute(run, run_branch_compare, audit_action="schema.compare_branches")

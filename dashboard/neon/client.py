@@ -260,12 +260,16 @@ class NeonClient:
         *,
         timeout: float = 120.0,
         poll_seconds: float = 0.25,
+        max_poll_seconds: float = 5.0,
         on_progress: Callable[[list[dict]], None] | None = None,
     ) -> list[dict]:
         """Poll until every operation is finished, skipped or cancelled.
 
         `failed` is not terminal: Neon may retry a failed operation, so it is
         polled like `running` until the timeout; unknown statuses likewise.
+        The pause between polls starts at `poll_seconds` and doubles up to
+        `max_poll_seconds`: quick operations finish fast, slow ones do not eat
+        into Neon's request budget (about 700 requests a minute).
         """
         current = {op["id"]: op for op in operations}
         deadline = time.monotonic() + timeout
@@ -282,7 +286,8 @@ class NeonClient:
                     f"Neon operations did not finish in {timeout:.0f} s ({states}).",
                     code="operations_timeout",
                 )
-            self._sleep(poll_seconds)
+            self._sleep(min(poll_seconds, max(deadline - time.monotonic(), 0.0)))
+            poll_seconds = min(poll_seconds * 2, max_poll_seconds)
             for op in pending:
                 current[op["id"]] = self.get_operation(project_id, op["id"])
 

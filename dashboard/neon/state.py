@@ -9,11 +9,14 @@ The stored state comes from the periodic sync. When it is older than
 NEON_STATE_MAX_AGE_SECONDS, `compute_is_idle` asks the Neon API again (reading
 an endpoint never wakes it); if the API cannot answer, the compute is treated
 as idle, because waking a suspended compute by mistake costs the user money.
+For the same reason a Neon project with no stored compute (never synced, no API
+key, rows lost) counts as idle: unknown state means do not connect.
 """
 
 import logging
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -44,18 +47,41 @@ def compute_for(project, branch=None) -> NeonCompute | None:
 
 
 def compute_is_idle(project, branch=None) -> bool:
-    """True when Neon reports the compute of `branch` (default branch if None) as idle.
+    """True when the compute of `branch` (default branch if None) is idle or its state is unknown.
 
     Background jobs must then skip the project so they never wake a suspended compute.
+    Non-Neon projects are never idle.
     """
-    compute = compute_for(project, branch)
+    if not project.is_neon:
+        return False
+    return loaded_compute_is_idle(project, compute_for(project, branch))
+
+
+def loaded_compute_is_idle(project, compute: NeonCompute | None) -> bool:
+    """The same decision for a compute record already read (pages use it to avoid reading it twice)."""
     if compute is None:
-        return False  # not a Neon project, or never synced: Neon has reported nothing
+        return True  # never synced (or rows lost): Neon has reported nothing, so do not connect
     age = (timezone.now() - compute.synced_at).total_seconds()
-    if age > settings.NEON_STATE_MAX_AGE_SECONDS and not refresh_compute(project, compute):
+    if age > settings.NEON_STATE_MAX_AGE_SECONDS and not _refresh_unless_failed_recently(project, compute):
         return True
-    # A compute Neon is suspending counts as idle too: connecting now would keep it awake.
+    return stored_state_is_idle(compute)
+
+
+def stored_state_is_idle(compute: NeonCompute) -> bool:
+    """Idle per the stored state; a compute Neon is suspending counts too (connecting would keep it awake)."""
     return compute.is_idle or compute.pending_state == "idle"
+
+
+def _refresh_unless_failed_recently(project, compute: NeonCompute) -> bool:
+    """Refresh, but after a failed refresh wait NEON_STATE_MAX_AGE_SECONDS before asking the API again,
+    so pages rendered while the API is down do not each wait for it."""
+    key = f"neon-state-refresh-failed:{compute.pk}"
+    if cache.get(key):
+        return False
+    if refresh_compute(project, compute):
+        return True
+    cache.set(key, True, timeout=settings.NEON_STATE_MAX_AGE_SECONDS)
+    return False
 
 
 def refresh_compute(project, compute: NeonCompute) -> bool:
@@ -68,14 +94,24 @@ def refresh_compute(project, compute: NeonCompute) -> bool:
             retry=RetryPolicy(attempts=1),
         ) as client:
             endpoint = client.get_endpoint(project.neon_project_id, compute.endpoint_id)
+        current_state = str(endpoint.get("current_state") or "")
+        pending_state = str(endpoint.get("pending_state") or "")
+        last_active = parse_datetime(endpoint["last_active"]) if endpoint.get("last_active") else None
     except NeonAPIError as exc:
         log.warning(
             "Could not refresh compute %s of project %s: %s", compute.endpoint_id, project.pk, exc.message
         )
         return False
-    compute.current_state = str(endpoint.get("current_state") or "")
-    compute.pending_state = str(endpoint.get("pending_state") or "")
-    compute.last_active = parse_datetime(endpoint["last_active"]) if endpoint.get("last_active") else None
+    except Exception as exc:  # an odd answer or an undecryptable key: unknown state counts as idle
+        log.warning(
+            "Could not refresh compute %s of project %s (%s)",
+            compute.endpoint_id,
+            project.pk,
+            type(exc).__name__,
+        )
+        return False
+    compute.current_state, compute.pending_state = current_state, pending_state
+    compute.last_active = last_active
     compute.synced_at = timezone.now()
     compute.save(update_fields=["current_state", "pending_state", "last_active", "synced_at"])
     return True

@@ -3,9 +3,10 @@
 import logging
 
 from celery import shared_task
+from django.utils import timezone
 
 from dashboard import audit, taskruns
-from dashboard.models import Project
+from dashboard.models import NeonSyncState, Project
 from dashboard.models.core import Outcome
 from dashboard.neon.actions import run_action
 from dashboard.neon.client import NeonAPIError
@@ -40,19 +41,31 @@ def run_sync(run) -> None:
 def sync_neon_project(run_id: str) -> None:
     run = taskruns.claim(run_id)
     if run is not None:
-        run_sync(run)
+        taskruns.execute(run, run_sync, audit_action="neon.sync")
 
 
 @shared_task(soft_time_limit=240, time_limit=300)
 def sync_all_neon_projects() -> dict:
-    """Periodic: only the Neon API is called, so idle computes stay idle."""
+    """Periodic: only the Neon API is called, so idle computes stay idle.
+
+    One project's failure (API error, odd payload, a key that cannot be decrypted) is
+    recorded on its sync state and the loop goes on with the others.
+    """
     outcome = {}
-    for project in neon_projects():
+    for pk, slug in neon_projects().values_list("pk", "slug"):
         try:
-            outcome[project.slug] = sync_project(project).as_dict()
-        except NeonAPIError as exc:
-            log.warning("Neon sync of %s failed: %s", project.slug, exc.message)
-            outcome[project.slug] = {"error": exc.message}
+            # Loaded here, inside the try: decrypting its credentials may fail.
+            outcome[slug] = sync_project(Project.objects.get(pk=pk)).as_dict()
+        except NeonAPIError as exc:  # sync_project has recorded it
+            log.warning("Neon sync of %s failed: %s", slug, exc.message)
+            outcome[slug] = {"error": exc.message}
+        except Exception as exc:
+            message = f"The sync stopped on an unexpected error ({type(exc).__name__})."
+            log.warning("Neon sync of %s failed (%s)", slug, type(exc).__name__)  # no text: may hold secrets
+            NeonSyncState.objects.update_or_create(
+                project_id=pk, defaults={"error": message, "error_at": timezone.now()}
+            )
+            outcome[slug] = {"error": message}
     return outcome
 
 
@@ -60,4 +73,4 @@ def sync_all_neon_projects() -> dict:
 def neon_action(run_id: str) -> None:
     run = taskruns.claim(run_id)
     if run is not None:
-        run_action(run)
+        taskruns.execute(run, run_action, audit_action=f"neon.{run.params.get('action', 'action')}")

@@ -6,9 +6,9 @@ failing that, the registered URL with the host of the branch's endpoint (the
 role, password and database are shared by all branches of a Neon project).
 """
 
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
-from dashboard.targets.urls import POOLER_MARK, InvalidURL
+from dashboard.targets.urls import POOLER_MARK, InvalidURL, with_host
 
 
 def branch_url(project, branch=None, *, pooled: bool) -> str:
@@ -42,7 +42,6 @@ def _is_pooler(url: str) -> bool:
 
 
 def replace_host(url: str, host: str) -> str:
-    parts = urlsplit(url)
-    old = parts.hostname or ""
-    netloc = parts.netloc.replace(old, host, 1) if old else parts.netloc
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    if not urlsplit(url).hostname:
+        return url
+    return with_host(url, host)

@@ -85,5 +85,21 @@ def derive_direct_url(pooled_url: str) -> str:
     if not (is_neon_host(host) and first_label.endswith(POOLER_MARK)):
         return pooled_url
     direct_host = first_label[: -len(POOLER_MARK)] + "." + rest
-    netloc = parts.netloc.replace(host, direct_host, 1)
+    return with_host(pooled_url, direct_host)
+
+
+def with_host(url: str, host: str) -> str:
+    """`url` with its host replaced; user, password (quoted as given) and port are kept.
+
+    The netloc is rebuilt rather than searched for the old host: urlsplit lowercases
+    `hostname`, so a search would miss a host written in upper case.
+    """
+    parts = urlsplit(url)
+    userinfo, at, hostinfo = parts.netloc.rpartition("@")
+    if hostinfo.startswith("["):  # IPv6 literal: the port follows the closing bracket
+        port = hostinfo.partition("]")[2]
+    else:
+        port = hostinfo.partition(":")[1] + hostinfo.partition(":")[2]
+    new_host = f"[{host}]" if ":" in host else host
+    netloc = f"{userinfo}{at}{new_host}{port}"
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))

@@ -3,7 +3,7 @@
 from django import template
 
 from dashboard.models import NeonSyncState
-from dashboard.neon.state import branches_for, compute_for, resolve_branch
+from dashboard.neon.state import branches_for, compute_for, loaded_compute_is_idle, resolve_branch
 
 register = template.Library()
 
@@ -13,9 +13,12 @@ def neon_overview(project) -> dict:
     """Stored state of the default branch's compute; reads the dashboard database only, never the target."""
     if not project.is_neon:
         return {}
+    compute = compute_for(project)
     return {
         "branch": resolve_branch(project),
-        "compute": compute_for(project),
+        "compute": compute,
+        # The decision background jobs make, so the wake button shows exactly when they stay away.
+        "idle": compute is not None and loaded_compute_is_idle(project, compute),
         "sync": NeonSyncState.objects.filter(project=project).first(),
         "branch_count": project.neon_branches.count(),
     }
@@ -44,14 +47,18 @@ def neon_branch_picker(context, project) -> dict:
 def neon_idle_notice(context, project, branch=None) -> dict:
     """For pages that would read a target: 'the compute is idle' with a wake button (engineers and admins).
 
-    Renders nothing unless Neon reports the compute of `branch` (default branch if None) idle.
-    Uses stored state only, so including it costs one or two dashboard queries.
+    Renders nothing unless the compute of `branch` (default branch if None) counts as idle by the same
+    decision background jobs use (dashboard.neon.state.compute_is_idle), or, for a Neon project never
+    synced, says so. Uses stored state; asks the Neon API at most once per NEON_STATE_MAX_AGE_SECONDS.
     """
+    if not project.is_neon:
+        return {}
     compute = compute_for(project, branch)
     membership = context.get("membership")
     return {
         "project": project,
-        "compute": compute if compute is not None and compute.is_idle else None,
+        "compute": compute if loaded_compute_is_idle(project, compute) else None,
+        "never_synced": compute is None,
         "branch": resolve_branch(project, branch),
         "can_wake": bool(membership and membership.has_role("engineer")),
         "csrf_token": context.get("csrf_token"),

@@ -40,6 +40,13 @@ def _admin_count(team: Team) -> int:
     return team.memberships.filter(role=Role.ADMIN).count()
 
 
+def _lock_team(team: Team, member: Membership) -> None:
+    """Inside a transaction: lock the team row so two admins demoting or removing each other at
+    once cannot both pass the last-admin check; then re-read the member's role under the lock."""
+    Team.objects.select_for_update().filter(pk=team.pk).first()
+    member.refresh_from_db(fields=["role"])
+
+
 @login_required
 @require_POST
 def member_add(request, slug):
@@ -69,6 +76,7 @@ def member_role(request, slug, member_id):
     member = get_object_or_404(Membership.objects.select_related("user"), pk=member_id, team=team)
     role = request.POST.get("role", "")
     with transaction.atomic():
+        _lock_team(team, member)
         if role not in Role.values:
             messages.error(request, "Choose a role: viewer, engineer or admin.")
         elif member.role == Role.ADMIN and role != Role.ADMIN and _admin_count(team) == 1:
@@ -100,7 +108,17 @@ def member_remove(request, slug, member_id):
     if request.method == "GET":
         return render(request, "teams/remove.html", {"team": team, "member": member})
     with transaction.atomic():
+        _lock_team(team, member)
         if member.role == Role.ADMIN and _admin_count(team) == 1:
+            audit.record(
+                request.user,
+                "member.remove",
+                team=team,
+                obj=member,
+                outcome=Outcome.DENIED,
+                username=member.user.username,
+                reason="last admin",
+            )
             messages.error(request, "A team needs at least one admin: promote someone else first.")
             return redirect("team_detail", slug=team.slug)
         audit.record(request.user, "member.remove", team=team, obj=member, username=member.user.username)

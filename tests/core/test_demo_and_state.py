@@ -78,3 +78,17 @@ def test_lost_check_stops_polling_and_says_so(client_for, project):
     response = client_for("viewer").get("/projects/shop/check/status/", HTTP_HX_REQUEST="true")
     assert response.status_code == 286
     assert "The last check was lost because its worker stopped" in response.content.decode()
+
+
+def test_a_queued_run_waiting_behind_long_tasks_is_not_marked_lost_too_early(project, settings):
+    settings.TASK_STALE_AFTER_SECONDS = 300
+    settings.TASK_QUEUED_STALE_AFTER_SECONDS = 3600
+    waiting = TaskRun.objects.create(kind="neon.action", project=project, params={"action": "delete"})
+    TaskRun.objects.filter(pk=waiting.pk).update(created_at=timezone.now() - timedelta(seconds=1800))
+    assert reconcile_stale() == 0
+    waiting.refresh_from_db()
+    assert waiting.status == "queued"
+    TaskRun.objects.filter(pk=waiting.pk).update(created_at=timezone.now() - timedelta(seconds=3601))
+    assert reconcile_stale() == 1
+    waiting.refresh_from_db()
+    assert waiting.status == "lost" and "No worker picked the task up" in waiting.error

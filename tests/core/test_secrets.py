@@ -93,3 +93,40 @@ def test_failed_check_logs_no_password(neon_project, caplog, settings):
     assert "s3cr3t" not in caplog.text
     run.refresh_from_db()
     assert "s3cr3t" not in run.error
+
+
+def test_a_new_pooled_url_without_a_new_direct_url_drops_the_old_direct_url(client_for, neon_project):
+    """Otherwise migrations would keep going to the old database while reads go to the new one."""
+    neon_project.direct_url = SECRET_URL.replace("-pooler", "")
+    neon_project.save()
+    new_pooled = "postgresql://app:n3w@ep-new-place-654321-pooler.eu-central-1.aws.neon.tech/neondb"
+    client = client_for("admin")
+    response = client.post(
+        "/projects/neon/edit/",
+        {"name": "Neon", "slug": "neon", "neon_project_id": "cool-darkness-123456", "pooled_url": new_pooled},
+    )
+    assert response.status_code == 302
+    reloaded = Project.objects.get(pk=neon_project.pk)
+    assert reloaded.direct_url == ""
+    assert reloaded.effective_direct_url == new_pooled.replace("-pooler", "")
+    assert "ep-new-place-654321.eu-central-1" in client.get("/projects/neon/").content.decode()
+    assert neon_project.audit_events.get(action="project.update").detail == {
+        "fields": ["direct_url", "pooled_url"]
+    }
+
+
+def test_an_edit_keeping_the_pooled_url_keeps_the_stored_direct_url(client_for, neon_project):
+    stored_direct = SECRET_URL.replace("-pooler", "").replace("s3cr3t", "d1rect")
+    neon_project.direct_url = stored_direct
+    neon_project.save()
+    response = client_for("admin").post(
+        "/projects/neon/edit/",
+        {
+            "name": "Renamed",
+            "slug": "neon",
+            "neon_project_id": "cool-darkness-123456",
+            "pooled_url": SECRET_URL,
+        },
+    )
+    assert response.status_code == 302
+    assert Project.objects.get(pk=neon_project.pk).direct_url == stored_direct

@@ -80,11 +80,22 @@ def test_add_member_to_unknown_team_fails_clearly(db):
 def test_key_rotation_reencrypts_with_the_new_key(project, settings):
     from cryptography.fernet import Fernet
 
-    from dashboard.models import Project
+    from dashboard.models import NeonBranch, Project
 
+    branch = NeonBranch.objects.create(
+        project=project,
+        branch_id="br-rotate-1",
+        name="dev",
+        pooled_uri="postgresql://u:branch-secret@ep-x-pooler.example/db",
+        direct_uri="postgresql://u:branch-secret@ep-x.example/db",
+    )
     old_key = settings.FIELD_ENCRYPTION_KEYS[0]
     new_key = Fernet.generate_key().decode()
     settings.FIELD_ENCRYPTION_KEYS = [new_key, old_key]
     call_command("rotate_encryption_keys")
     settings.FIELD_ENCRYPTION_KEYS = [new_key]
     assert Project.objects.get(pk=project.pk).pooled_url == project.pooled_url
+    # Branch URIs are credentials too: readable with only the new key once the old one is removed.
+    rotated = NeonBranch.objects.get(pk=branch.pk)
+    assert rotated.pooled_uri == branch.pooled_uri
+    assert rotated.direct_uri == branch.direct_uri

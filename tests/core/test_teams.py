@@ -72,3 +72,13 @@ def test_last_admin_cannot_be_demoted_or_removed(client_for, team, users):
     admin.refresh_from_db()
     assert admin.role == "admin"
     assert AuditEvent.objects.filter(action="member.change_role", outcome="denied").exists()
+
+
+def test_denied_removal_of_the_last_admin_is_audited(client_for, team, users):
+    admin = Membership.objects.get(team=team, user=users["admin"])
+    response = client_for("admin").post(f"/teams/acme/members/{admin.pk}/remove/", follow=True)
+    assert "A team needs at least one admin" in response.content.decode()
+    assert Membership.objects.filter(pk=admin.pk, role="admin").exists()
+    event = AuditEvent.objects.get(action="member.remove")
+    assert event.outcome == "denied" and event.actor == users["admin"] and event.team == team
+    assert event.detail == {"username": "admin", "reason": "last admin"}

@@ -437,3 +437,24 @@ def test_restore_can_keep_the_old_state_under_a_new_name(real_sleep_client, stan
         STANDIN_PROJECT, branch_id=backup["id"], database_name=standin_db, role_name="postgres", pooled=False
     )
     assert "KEEP ME" in titles(backup_uri)
+
+
+def test_waiting_on_operations_backs_off_to_spare_the_rate_limit(neon_standin):
+    """Polls start at 0.25 s and double up to 5 s, so a slow operation costs a handful of calls."""
+    import time
+
+    neon_standin.standin.op_seconds = 0.6
+    slept = []
+
+    def quick_sleep(seconds):  # the pauses asked for are recorded; real time passes 8x faster
+        slept.append(seconds)
+        time.sleep(seconds / 8)
+
+    with NeonClient(STANDIN_KEY, base_url=neon_standin.base_url, timeout=5, sleep=quick_sleep) as api:
+        created = api.create_branch(STANDIN_PROJECT, name="slow-one")
+        polls_before = neon_standin.standin.calls("GET", "/operations/")
+        api.wait_for_operations(STANDIN_PROJECT, created["operations"])
+    assert len(slept) >= 5
+    assert slept == [min(0.25 * 2**i, 5.0) for i in range(len(slept))]
+    polls = neon_standin.standin.calls("GET", "/operations/") - polls_before
+    assert polls == len(slept) * len(created["operations"])

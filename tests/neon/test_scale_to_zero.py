@@ -131,3 +131,22 @@ def test_the_same_jobs_do_connect_to_an_active_compute(
     neon_standin.standin.connection_attempts.clear()
     run_every_periodic_job(settings, django_capture_on_commit_callbacks)
     assert neon_standin.standin.attempts_on(endpoint_id, "active") >= 1
+
+
+def test_a_neon_project_never_synced_is_skipped_by_the_periodic_jobs(
+    neon_project, neon_standin, settings, django_capture_on_commit_callbacks, client_for
+):
+    """No API key: the sync cannot run, so the dashboard knows nothing of the compute and must not connect."""
+    neon_project.neon_api_key = ""
+    neon_project.save()
+    neon_standin.standin.connection_attempts.clear()
+
+    run_every_periodic_job(settings, django_capture_on_commit_callbacks)
+
+    assert NeonCompute.objects.filter(project=neon_project).count() == 0
+    assert neon_standin.standin.connection_attempts == [], "a periodic job connected to an unknown compute"
+    overview = client_for("engineer").get("/projects/pagila-neon/").content.decode()
+    assert "never synced" in overview
+    activity = client_for("engineer").get("/projects/pagila-neon/activity/").content.decode()
+    assert "never synced" in activity
+    assert neon_standin.standin.connection_attempts == []

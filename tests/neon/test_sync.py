@@ -182,3 +182,111 @@ def test_idle_notice_offers_a_wake_button_to_engineers_only(rf, neon_project, us
     NeonCompute.objects.filter(project=neon_project).update(current_state="idle")
     assert "is suspended" in render("viewer") and "Wake compute" not in render("viewer")
     assert "/wake/" in render("engineer")
+
+
+def test_a_neon_project_without_a_compute_record_counts_as_idle(neon_project):
+    assert NeonCompute.objects.filter(project=neon_project).count() == 0
+    assert compute_is_idle(neon_project) is True
+    sync_project(neon_project)
+    assert compute_is_idle(neon_project) is False
+    NeonCompute.objects.filter(project=neon_project).delete()  # rows lost
+    assert compute_is_idle(neon_project) is True
+
+
+def test_idle_notice_and_wake_button_follow_the_jobs_decision(
+    rf, neon_project, neon_standin, users, settings
+):
+    """A compute being suspended, or one Neon cannot be asked about, is idle for jobs and for the pages."""
+    from django.template import Context, Template
+
+    from dashboard.models import Membership
+
+    sync_project(neon_project)
+    membership = Membership.objects.get(user=users["engineer"], team=neon_project.team)
+
+    def render(source):
+        context = {
+            "request": rf.get("/"),
+            "project": neon_project,
+            "membership": membership,
+            "csrf_token": "t",
+        }
+        return Template("{% load neon_tags %}" + source).render(Context(context))
+
+    notice = "{% neon_idle_notice project %}"
+    overview = "{% include 'projects/_overview_neon.html' %}"
+    assert render(notice).strip() == "" and "Wake compute" not in render(overview)
+
+    NeonCompute.objects.filter(project=neon_project).update(current_state="active", pending_state="idle")
+    assert compute_is_idle(neon_project) is True
+    assert "being suspended" in render(notice) and "/wake/" in render(notice)
+    assert "Wake compute" in render(overview)
+
+    NeonCompute.objects.filter(project=neon_project).update(pending_state="")
+    settings.NEON_STATE_MAX_AGE_SECONDS = 0
+    neon_standin.standin.fail_next(503, times=2)
+    assert compute_is_idle(neon_project) is True
+    assert "Neon did not answer" in render(notice)
+
+
+def test_a_sync_run_on_an_odd_neon_payload_ends_failed_and_audited(neon_project, neon_standin, users):
+    """An endpoint without an id (a KeyError in the sync) fails the run instead of leaving it running."""
+    from dashboard.models import AuditEvent, TaskRun
+    from dashboard.neon.tasks import SYNC_KIND, sync_neon_project
+
+    endpoint = next(iter(neon_standin.standin.state["endpoints"].values()))
+    odd = {key: value for key, value in endpoint.items() if key != "id"}
+    neon_standin.standin.state["endpoints"]["ep-without-id"] = odd
+    run = TaskRun.objects.create(kind=SYNC_KIND, project=neon_project, created_by=users["admin"])
+
+    sync_neon_project(str(run.pk))
+
+    run.refresh_from_db()
+    assert run.status == "failed"
+    assert "unexpected error (KeyError)" in run.error
+    event = AuditEvent.objects.get(action="neon.sync", project=neon_project)
+    assert event.outcome == "failure" and event.actor == users["admin"]
+
+
+def test_one_broken_project_does_not_stop_the_periodic_sync_of_the_others(neon_project, team, settings):
+    """A key stored with a removed encryption key fails only its own project's sync, recorded on it."""
+    from cryptography.fernet import Fernet
+
+    from dashboard.models import Project
+    from dashboard.neon.tasks import sync_all_neon_projects
+
+    current_keys = settings.FIELD_ENCRYPTION_KEYS
+    settings.FIELD_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]  # a key that is later removed
+    broken = Project.objects.create(
+        team=team,
+        name="Aaa broken",
+        slug="aaa-broken",
+        pooled_url=neon_project.pooled_url,
+        neon_project_id=STANDIN_PROJECT,
+        neon_api_key="key-under-a-removed-encryption-key",
+    )
+    settings.FIELD_ENCRYPTION_KEYS = current_keys
+
+    outcome = sync_all_neon_projects()
+
+    assert outcome["pagila-neon"] == {"branches": 1, "computes": 1, "idle_computes": 0}
+    assert outcome["aaa-broken"] == {"error": "The sync stopped on an unexpected error (ValueError)."}
+    assert NeonSyncState.objects.get(project=neon_project).synced_at is not None
+    state = NeonSyncState.objects.get(project_id=broken.pk)
+    assert state.synced_at is None and "unexpected error (ValueError)" in state.error
+    assert "key-under" not in state.error
+    assert [b.name for b in branches_for(neon_project)] == ["main"]
+
+
+def test_state_synced_one_interval_ago_is_used_without_asking_the_api(neon_project, neon_standin, settings):
+    """With the default settings the periodic sync keeps the state fresh: idle checks cost no API call."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    sync_project(neon_project)
+    just_before_next_sync = timezone.now() - timedelta(seconds=settings.NEON_SYNC_INTERVAL_SECONDS)
+    NeonCompute.objects.filter(project=neon_project).update(synced_at=just_before_next_sync)
+    calls_before = neon_standin.standin.calls("GET", "/endpoints/")
+    assert compute_is_idle(neon_project) is False
+    assert neon_standin.standin.calls("GET", "/endpoints/") == calls_before

@@ -58,9 +58,9 @@ def test_compare_two_branches_reads_both_and_shows_the_diff(client_for, with_dev
     html = diff.content.decode()
     assert "(main) → v" in html and "(dev)" in html
     assert (
-        '<span class="diff-added">added</span> table <a href="/projects/pagila-neon/schema/public/reviews/">'
-        in html
-    )
+        '<span class="diff-added">added</span> table '
+        '<a href="/projects/pagila-neon/schema/public/reviews/?branch=dev">' in html
+    ), "links go to the table on the newer snapshot's branch (as in main's test_diff)"
     assert "<td>column rating</td>" in html
     assert project.audit_events.filter(action="schema.compare_branches", outcome="success").exists()
 
