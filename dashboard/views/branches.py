@@ -11,7 +11,6 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import path
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from django_htmx.http import HttpResponseStopPolling
 
 from dashboard import audit, taskruns
 from dashboard.access import get_project_for_user
@@ -21,6 +20,7 @@ from dashboard.neon.actions import LABELS, refusal_reason
 from dashboard.neon.forms import BranchCreateForm
 from dashboard.neon.state import branches_for
 from dashboard.neon.tasks import ACTION_KIND, SYNC_KIND, neon_action, sync_neon_project
+from dashboard.views.polling import task_partial
 
 RECENT_RUNS = 5
 
@@ -209,11 +209,9 @@ def task_status(request, slug, run_id):
     context = {"project": project, "run": run, "label": LABELS.get(run.params.get("action"), "Sync")}
     if not request.htmx:
         return render(request, "branches/task.html", context)
-    response = render(request, "branches/_task.html", context)
+    response = task_partial(request, "branches/_task.html", context, run)
     if run.is_finished:
-        stop = HttpResponseStopPolling(response.content)
-        stop["HX-Trigger"] = "branchesChanged"
-        return stop
+        response["HX-Trigger"] = "branchesChanged"  # the branch list reloads itself
     return response
 
 

@@ -7,7 +7,6 @@ from django.core.paginator import Paginator
 from django.db import transaction
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from django_htmx.http import HttpResponseStopPolling
 
 from dashboard import audit, taskruns
 from dashboard.access import get_project_for_user, teams_where, visible_projects
@@ -16,6 +15,7 @@ from dashboard.models import Project, Role, TaskRun
 from dashboard.models.core import ProjectStatus
 from dashboard.queries.healthstore import latest as latest_health
 from dashboard.tasks import check_project_connection
+from dashboard.views.polling import task_partial
 
 CHECK_KIND = "connection_check"
 
@@ -122,12 +122,7 @@ def _latest_check(project: Project) -> TaskRun | None:
 def _check_status_response(request, project: Project):
     project.refresh_from_db()
     run = _latest_check(project)
-    context = {"project": project, "run": run}
-    response = render(request, "projects/_check_status.html", context)
-    if request.htmx and (run is None or run.is_finished):
-        stop = HttpResponseStopPolling(response.content)
-        return stop
-    return response
+    return task_partial(request, "projects/_check_status.html", {"project": project, "run": run}, run)
 
 
 @login_required

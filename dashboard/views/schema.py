@@ -19,7 +19,6 @@ from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, path, reverse
 from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_http_methods
-from django_htmx.http import HttpResponseStopPolling
 
 from dashboard import audit, taskruns
 from dashboard.access import get_project_for_user
@@ -35,6 +34,7 @@ from dashboard.tasks_schema import (
     latest_capture,
     request_snapshot,
 )
+from dashboard.views.polling import task_partial
 
 from .schema_diagram import fk_diagram
 from .schema_urls import table_url
@@ -183,11 +183,7 @@ def schema_overview(request, slug):
 
 def _refresh_status(request, project, membership, branch: BranchChoice):
     context = _snapshot_context(request, project, membership, branch)
-    response = render(request, "schema/_refresh_status.html", context)
-    run = context["run"]
-    if request.htmx and (run is None or run.is_finished):
-        return HttpResponseStopPolling(response.content)
-    return response
+    return task_partial(request, "schema/_refresh_status.html", context, context["run"])
 
 
 @login_required
@@ -470,10 +466,7 @@ def schema_diff_branches(request, slug):
 
 def _compare_status(request, project):
     run = _latest_run(project, BRANCH_COMPARE_KIND)
-    response = render(request, "schema/_compare_status.html", {"project": project, "compare_run": run})
-    if request.htmx and (run is None or run.is_finished):
-        return HttpResponseStopPolling(response.content)
-    return response
+    return task_partial(request, "schema/_compare_status.html", {"project": project, "compare_run": run}, run)
 
 
 # One-segment pages (refresh, advice, objects, diff, compare) cannot collide with two-segment table URLs,

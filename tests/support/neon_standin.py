@@ -50,6 +50,8 @@ from urllib.parse import parse_qs, quote, unquote, urlsplit
 import psycopg
 from psycopg import sql
 
+from tests.support.tcp_peers import GSSENC_REQUEST, SSL_REQUEST, error_response, recv_exact
+
 API_PREFIX = "/api/v2"
 DEFAULT_SUSPEND_TIMEOUT = 300
 
@@ -963,24 +965,7 @@ class Handler(BaseHTTPRequestHandler):
         raise APIError(404, "not found")
 
 
-SSL_REQUEST = 80877103
-GSSENC_REQUEST = 80877104
 CANCEL_REQUEST = 80877102
-
-
-def _recv_exact(conn: socket.socket, n: int) -> bytes:
-    data = b""
-    while len(data) < n:
-        chunk = conn.recv(n - len(data))
-        if not chunk:
-            raise ConnectionError("client went away")
-        data += chunk
-    return data
-
-
-def _error_response(message: str) -> bytes:
-    fields = b"SFATAL\0VFATAL\0CXX000\0M" + message.encode() + b"\0\0"
-    return b"E" + struct.pack("!i", len(fields) + 4) + fields
 
 
 def _startup_database(packet: bytes) -> str:
@@ -1039,15 +1024,15 @@ class ComputeProxy:
     def _handle(self, conn: socket.socket) -> None:
         try:
             while True:
-                header = _recv_exact(conn, 8)
+                header = recv_exact(conn, 8)
                 length, code = struct.unpack("!ii", header)
                 if code in (SSL_REQUEST, GSSENC_REQUEST):
                     conn.sendall(b"N")  # no TLS locally; the client goes on in plain text
                     continue
-                packet = header + _recv_exact(conn, length - 8)
+                packet = header + recv_exact(conn, length - 8)
                 break
             if code != CANCEL_REQUEST and self.standin.record_attempt(_startup_database(packet)):
-                conn.sendall(_error_response("Couldn't connect to compute node"))
+                conn.sendall(error_response("Couldn't connect to compute node"))
                 conn.close()
                 return
             server = self.standin.server

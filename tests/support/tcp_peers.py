@@ -68,15 +68,15 @@ def http_service(conn: socket.socket) -> None:
 def _read_startup(conn: socket.socket) -> None:
     """Consume SSL/GSS negotiation requests (answering 'N') and the startup packet."""
     while True:
-        length, code = struct.unpack("!ii", _recv_exact(conn, 8))
+        length, code = struct.unpack("!ii", recv_exact(conn, 8))
         if code in (SSL_REQUEST, GSSENC_REQUEST):
             conn.sendall(b"N")
             continue
-        _recv_exact(conn, length - 8)
+        recv_exact(conn, length - 8)
         return
 
 
-def _recv_exact(conn: socket.socket, n: int) -> bytes:
+def recv_exact(conn: socket.socket, n: int) -> bytes:
     data = b""
     while len(data) < n:
         chunk = conn.recv(n - len(data))
