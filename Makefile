@@ -5,6 +5,8 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 export LOCAL_PG_PORT ?= 54320
 export LOCAL_REDIS_PORT ?= 63790
+# Local development and tests; production leaves DEBUG unset (off).
+export DEBUG ?= 1
 
 .PHONY: run test lint install services stop-services demo clean embedded-pg
 

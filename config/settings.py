@@ -19,7 +19,9 @@ DEV_SECRET_KEY = "dev-only-secret-key-do-not-use-in-production"
 # A valid Fernet key used only for local development and tests.
 DEV_ENCRYPTION_KEY = "ZGV2LW9ubHktZW5jcnlwdGlvbi1rZXktMzJieXRlcyE="
 
-DEBUG = env_bool("DEBUG", True)
+# Off unless asked for: `make run` and `make test` set DEBUG=1, so a deployment that forgets it
+# runs without debug pages and must provide real keys.
+DEBUG = env_bool("DEBUG", False)
 SECRET_KEY = env_str("SECRET_KEY", DEV_SECRET_KEY)
 # Comma-separated Fernet keys: the first encrypts, all of them decrypt (rotation).
 FIELD_ENCRYPTION_KEYS = env_list("FIELD_ENCRYPTION_KEYS", [DEV_ENCRYPTION_KEY])

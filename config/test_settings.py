@@ -4,8 +4,13 @@ Tests and a `make run` session may share one Redis server; a separate database
 number keeps a dev worker from picking up test tasks and vice versa.
 """
 
-from config.settings import *  # noqa: F403
-from config.settings import REDIS_URL
+import os
+
+# Tests run with the local development defaults (the suite checks production refusals in subprocesses).
+os.environ.setdefault("DEBUG", "1")
+
+from config.settings import *  # noqa: E402,F403
+from config.settings import REDIS_URL  # noqa: E402
 
 TEST_REDIS_URL = REDIS_URL.rsplit("/", 1)[0] + "/15"
 CELERY_BROKER_URL = TEST_REDIS_URL

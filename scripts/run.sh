@@ -4,6 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PORT="${PORT:-8000}"
 PY=.venv/bin/python
+export DEBUG="${DEBUG:-1}"
 mkdir -p var/log
 # The demo collects statement statistics every minute so the Queries page fills quickly
 # (production default: every 5 minutes).

@@ -22,6 +22,12 @@ def start_with(env: dict) -> subprocess.CompletedProcess:
     )
 
 
+def test_debug_is_off_unless_asked_for_so_a_bare_start_needs_real_keys():
+    result = start_with({})
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set when DEBUG is off" in result.stderr
+
+
 def test_production_refuses_the_development_secret_key():
     result = start_with({"DEBUG": "0"})
     assert result.returncode != 0
@@ -35,7 +41,7 @@ def test_production_refuses_the_development_encryption_key():
 
 
 def test_a_malformed_setting_stops_the_app_with_its_name():
-    result = start_with({"TARGET_CONNECT_TIMEOUT": "ten"})
+    result = start_with({"DEBUG": "1", "TARGET_CONNECT_TIMEOUT": "ten"})
     assert "TARGET_CONNECT_TIMEOUT must be an integer, got 'ten'" in result.stderr
 
 
