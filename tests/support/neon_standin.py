@@ -50,7 +50,7 @@ from urllib.parse import parse_qs, quote, unquote, urlsplit
 import psycopg
 from psycopg import sql
 
-from tests.support.tcp_peers import GSSENC_REQUEST, SSL_REQUEST, error_response, recv_exact
+from tests.support.tcp_peers import GSSENC_REQUEST, SSL_REQUEST, error_response, pipe, recv_exact
 
 API_PREFIX = "/api/v2"
 DEFAULT_SUSPEND_TIMEOUT = 300
@@ -975,20 +975,6 @@ def _startup_database(packet: bytes) -> str:
     return (params.get(b"database") or params.get(b"user") or b"").decode(errors="replace")
 
 
-def _pipe(src: socket.socket, dst: socket.socket) -> None:
-    try:
-        while data := src.recv(65536):
-            dst.sendall(data)
-    except OSError:
-        pass
-    finally:
-        for sock in (src, dst):
-            try:
-                sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-
-
 class ComputeProxy:
     """Neon's proxy in front of the computes, on one local port for all endpoints.
 
@@ -1042,8 +1028,8 @@ class ComputeProxy:
         except (OSError, ConnectionError, struct.error):
             conn.close()
             return
-        threading.Thread(target=_pipe, args=(conn, upstream), daemon=True).start()
-        _pipe(upstream, conn)
+        threading.Thread(target=pipe, args=(conn, upstream), daemon=True).start()
+        pipe(upstream, conn)
 
 
 class RunningStandIn:
