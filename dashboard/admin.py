@@ -4,6 +4,7 @@ from django.contrib import admin
 
 from dashboard import audit
 from dashboard.models import AuditEvent, Membership, Project, TaskRun, Team
+from dashboard.models.queries import ApiToken
 
 
 def _scope(obj) -> dict:
@@ -107,3 +108,26 @@ class AuditEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Tokens are created with manage.py create_api_token; here they can only be listed and revoked."""
+
+    list_display = ("name", "prefix", "team", "created_by", "created_at", "last_used_at", "revoked")
+    list_filter = ("team", "revoked")
+    readonly_fields = [f.name for f in ApiToken._meta.fields if f.name != "token_hash"]
+    exclude = ("token_hash",)
+    actions = ["revoke"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description="Revoke selected tokens (they stop working at once)")
+    def revoke(self, request, queryset):
+        for token in queryset.filter(revoked=False).select_related("team"):
+            ApiToken.objects.filter(pk=token.pk).update(revoked=True)
+            audit.record(request.user, "api_token.revoke", team=token.team, obj=token, via="admin")

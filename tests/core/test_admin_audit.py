@@ -66,3 +66,22 @@ def test_a_membership_changed_in_the_team_admin_is_audited(superuser_client, tea
     assert event.actor.username == "root" and event.team == team
     assert event.detail == {"fields": ["role"], "username": "viewer", "role": "admin"}
     assert AuditEvent.objects.get(action="admin.team.update").detail == {"fields": []}
+
+
+def test_a_token_revoked_in_the_admin_stops_working_and_is_audited(superuser_client, team, users):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from dashboard.models.queries import ApiToken
+
+    call_command("create_api_token", "--team", team.slug, "--user", "admin", stdout=StringIO())
+    token = ApiToken.objects.get()
+    page = superuser_client.get("/admin/dashboard/apitoken/").content.decode()
+    assert token.prefix in page and token.token_hash not in page
+    superuser_client.post(
+        "/admin/dashboard/apitoken/", {"action": "revoke", "_selected_action": [token.pk], "index": 0}
+    )
+    token.refresh_from_db()
+    assert token.revoked
+    assert AuditEvent.objects.filter(action="api_token.revoke", actor__username="root", team=team).exists()
