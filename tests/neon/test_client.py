@@ -44,6 +44,13 @@ def create_ready_branch(api, name="dev", parent_id=None):
     return created
 
 
+def branch_uri(api, branch_id, database, *, pooled=True):
+    """The connection URI the API gives for a branch (pooled unless asked otherwise)."""
+    return api.connection_uri(
+        STANDIN_PROJECT, branch_id=branch_id, database_name=database, role_name="postgres", pooled=pooled
+    )
+
+
 def titles(uri):
     with psycopg.connect(uri, connect_timeout=5) as conn:
         return [row[0] for row in conn.execute("SELECT title FROM film ORDER BY film_id")]
@@ -68,9 +75,7 @@ def test_created_branch_becomes_ready_with_a_copy_of_the_parent_data(real_sleep_
     assert {op["status"] for op in finished} == {"finished"}
     branch = real_sleep_client.get_branch(STANDIN_PROJECT, created["branch"]["id"])
     assert branch["current_state"] == "ready"
-    uri = real_sleep_client.connection_uri(
-        STANDIN_PROJECT, branch_id=branch["id"], database_name=standin_db, role_name="postgres", pooled=True
-    )
+    uri = branch_uri(real_sleep_client, branch["id"], standin_db)
     assert titles(uri) == ["ACADEMY DINOSAUR", "ACE GOLDFINGER"]
     endpoint = real_sleep_client.get_endpoint(STANDIN_PROJECT, created["endpoints"][0]["id"])
     assert endpoint["current_state"] == "active"
@@ -116,9 +121,7 @@ def test_default_branch_cannot_be_deleted(real_sleep_client):
 def test_restore_recreates_the_branch_from_its_source(real_sleep_client, standin_db):
     created = create_ready_branch(real_sleep_client, "scratch")
     branch_id = created["branch"]["id"]
-    uri = real_sleep_client.connection_uri(
-        STANDIN_PROJECT, branch_id=branch_id, database_name=standin_db, role_name="postgres", pooled=False
-    )
+    uri = branch_uri(real_sleep_client, branch_id, standin_db, pooled=False)
     with psycopg.connect(uri, autocommit=True) as conn:
         conn.execute("DELETE FROM film")
     assert titles(uri) == []
@@ -131,13 +134,7 @@ def test_restore_recreates_the_branch_from_its_source(real_sleep_client, standin
 def test_suspended_compute_refuses_connections_until_started(real_sleep_client, standin_db, neon_standin):
     created = create_ready_branch(real_sleep_client, "sleepy")
     endpoint_id = created["endpoints"][0]["id"]
-    uri = real_sleep_client.connection_uri(
-        STANDIN_PROJECT,
-        branch_id=created["branch"]["id"],
-        database_name=standin_db,
-        role_name="postgres",
-        pooled=True,
-    )
+    uri = branch_uri(real_sleep_client, created["branch"]["id"], standin_db)
     session = psycopg.connect(uri, autocommit=True)
     suspended = real_sleep_client.suspend_endpoint(STANDIN_PROJECT, endpoint_id)
     real_sleep_client.wait_for_operations(STANDIN_PROJECT, suspended["operations"], poll_seconds=0.02)
@@ -156,9 +153,7 @@ def test_suspended_compute_refuses_connections_until_started(real_sleep_client, 
 def test_compare_schema_returns_a_unified_diff(real_sleep_client, standin_db):
     created = create_ready_branch(real_sleep_client, "schema-change")
     branch_id = created["branch"]["id"]
-    uri = real_sleep_client.connection_uri(
-        STANDIN_PROJECT, branch_id=branch_id, database_name=standin_db, role_name="postgres", pooled=False
-    )
+    uri = branch_uri(real_sleep_client, branch_id, standin_db, pooled=False)
     with psycopg.connect(uri, autocommit=True) as conn:
         conn.execute("ALTER TABLE film ADD COLUMN rating text")
     default_id = real_sleep_client.list_branches(STANDIN_PROJECT)[0]["id"]
@@ -275,13 +270,7 @@ def test_a_started_compute_answers_like_neon_during_its_cold_start(
     neon_standin.standin.cold_start_failures = 2
     created = create_ready_branch(real_sleep_client, "cold")
     endpoint_id = created["endpoints"][0]["id"]
-    uri = real_sleep_client.connection_uri(
-        STANDIN_PROJECT,
-        branch_id=created["branch"]["id"],
-        database_name=standin_db,
-        role_name="postgres",
-        pooled=True,
-    )
+    uri = branch_uri(real_sleep_client, created["branch"]["id"], standin_db)
     for verb in ("suspend", "start"):
         answer = getattr(real_sleep_client, f"{verb}_endpoint")(STANDIN_PROJECT, endpoint_id)
         real_sleep_client.wait_for_operations(STANDIN_PROJECT, answer["operations"], poll_seconds=0.02)
@@ -319,13 +308,7 @@ def test_fault_injection_over_http_makes_the_stand_in_slow_then_fail(neon_standi
 def test_schema_only_branch_has_the_tables_but_no_rows(real_sleep_client, standin_db):
     created = real_sleep_client.create_branch(STANDIN_PROJECT, name="empty", init_source="schema-only")
     real_sleep_client.wait_for_operations(STANDIN_PROJECT, created["operations"], poll_seconds=0.02)
-    uri = real_sleep_client.connection_uri(
-        STANDIN_PROJECT,
-        branch_id=created["branch"]["id"],
-        database_name=standin_db,
-        role_name="postgres",
-        pooled=True,
-    )
+    uri = branch_uri(real_sleep_client, created["branch"]["id"], standin_db)
     assert titles(uri) == []
 
 
@@ -372,13 +355,7 @@ def test_idle_computes_are_suspended_after_their_timeout(real_sleep_client, neon
     endpoint = standin.state["endpoints"][created["endpoints"][0]["id"]]
     endpoint["suspend_timeout_seconds"] = 1
     endpoint["last_active"] = "2020-01-01T00:00:00Z"
-    uri = real_sleep_client.connection_uri(
-        STANDIN_PROJECT,
-        branch_id=created["branch"]["id"],
-        database_name=standin_db,
-        role_name="postgres",
-        pooled=True,
-    )
+    uri = branch_uri(real_sleep_client, created["branch"]["id"], standin_db)
     with psycopg.connect(uri) as busy:
         assert standin.suspend_inactive() == []  # a session keeps it active
         busy.execute("SELECT 1")
@@ -393,13 +370,7 @@ def test_idle_computes_are_suspended_after_their_timeout(real_sleep_client, neon
 def test_restart_ends_sessions_and_keeps_the_compute_active(real_sleep_client, standin_db):
     created = create_ready_branch(real_sleep_client, "restarted")
     endpoint_id = created["endpoints"][0]["id"]
-    uri = real_sleep_client.connection_uri(
-        STANDIN_PROJECT,
-        branch_id=created["branch"]["id"],
-        database_name=standin_db,
-        role_name="postgres",
-        pooled=True,
-    )
+    uri = branch_uri(real_sleep_client, created["branch"]["id"], standin_db)
     session = psycopg.connect(uri, autocommit=True)
     answer = real_sleep_client.restart_endpoint(STANDIN_PROJECT, endpoint_id)
     real_sleep_client.wait_for_operations(STANDIN_PROJECT, answer["operations"], poll_seconds=0.02)
@@ -419,9 +390,7 @@ def test_branch_schema_is_the_schema_as_sql(real_sleep_client, standin_db):
 def test_restore_can_keep_the_old_state_under_a_new_name(real_sleep_client, standin_db):
     created = create_ready_branch(real_sleep_client, "work")
     branch_id = created["branch"]["id"]
-    uri = real_sleep_client.connection_uri(
-        STANDIN_PROJECT, branch_id=branch_id, database_name=standin_db, role_name="postgres", pooled=False
-    )
+    uri = branch_uri(real_sleep_client, branch_id, standin_db, pooled=False)
     with psycopg.connect(uri, autocommit=True) as conn:
         conn.execute("INSERT INTO film VALUES (3, 'KEEP ME')")
     default_id = real_sleep_client.list_branches(STANDIN_PROJECT)[0]["id"]
@@ -433,9 +402,7 @@ def test_restore_can_keep_the_old_state_under_a_new_name(real_sleep_client, stan
     backup = next(
         b for b in real_sleep_client.list_branches(STANDIN_PROJECT) if b["name"] == "work-before-reset"
     )
-    backup_uri = real_sleep_client.connection_uri(
-        STANDIN_PROJECT, branch_id=backup["id"], database_name=standin_db, role_name="postgres", pooled=False
-    )
+    backup_uri = branch_uri(real_sleep_client, backup["id"], standin_db, pooled=False)
     assert "KEEP ME" in titles(backup_uri)
 
 
