@@ -96,33 +96,9 @@ class HealthFacts:
 
 def read_health(cur: psycopg.Cursor, *, long_seconds: int, idle_seconds: int) -> HealthFacts:
     cur.execute(SUMMARY_SQL, {"long": long_seconds, "idle": idle_seconds})
-    (
-        connections,
-        max_conn,
-        reserved,
-        long_running,
-        longest,
-        idle_tx,
-        longest_idle,
-        hit,
-        read,
-        xid_age,
-        has_lfc,
-        in_recovery,
-    ) = cur.fetchone()
-    facts = HealthFacts(
-        connections,
-        max_conn,
-        reserved,
-        long_running,
-        longest,
-        idle_tx,
-        longest_idle,
-        hit or 0,
-        read or 0,
-        xid_age or 0,
-        in_recovery,
-    )
+    # Column order of SUMMARY_SQL: the seven connection/session counts first, in HealthFacts' order.
+    *sessions, hit, read, xid_age, has_lfc, in_recovery = cur.fetchone()
+    facts = HealthFacts(*sessions, hit or 0, read or 0, xid_age or 0, in_recovery)
     if has_lfc:
         cur.execute(FILE_CACHE_SQL)
         row = cur.fetchone()
