@@ -68,6 +68,30 @@ def target_now(dbname: str):
         return conn.execute("SELECT clock_timestamp()").fetchone()[0]
 
 
+def sqitch_rows(target_db):
+    create_tool_table(target_db, "sqitch")
+    run_sql(target_db,
+        "INSERT INTO sqitch.projects (project, creator_name, creator_email) VALUES ('flipr', 'Ann', 'ann@example.com')",
+        # users: deployed; widgets: deployed, reverted, deployed again; flips: reverted; lists: failed.
+        """INSERT INTO sqitch.changes (change_id, script_hash, change, project, note, committed_at, committer_name,
+            committer_email, planned_at, planner_name, planner_email)
+           SELECT v.*, 'Ann', 'ann@example.com', '2024-04-01 00:00+00', 'Ann', 'ann@example.com' FROM (VALUES
+            ('id-users', 'sh1', 'users', 'flipr', 'Creates users', '2024-05-01 12:00+00'::timestamptz),
+            ('id-widgets', 'sh2', 'widgets', 'flipr', '', '2024-05-04 12:00+00')) AS v""",
+        """INSERT INTO sqitch.events (event, change_id, change, project, note, committed_at, committer_name,
+            committer_email, planned_at, planner_name, planner_email)
+           SELECT v.event, v.change_id, v.change, 'flipr', '', v.at, 'Ann', 'ann@example.com', '2024-04-01 00:00+00',
+                  'Ann', 'ann@example.com' FROM (VALUES
+            ('deploy', 'id-users', 'users', '2024-05-01 12:00+00'::timestamptz),
+            ('deploy', 'id-widgets', 'widgets', '2024-05-02 12:00+00'),
+            ('revert', 'id-widgets', 'widgets', '2024-05-03 12:00+00'),
+            ('deploy', 'id-widgets', 'widgets', '2024-05-04 12:00+00'),
+            ('deploy', 'id-flips', 'flips', '2024-05-05 12:00+00'),
+            ('revert', 'id-flips', 'flips', '2024-05-06 12:00+00'),
+            ('fail', 'id-lists', 'lists', '2024-05-07 12:00+00')) AS v(event, change_id, change, at)""",
+    )  # fmt: skip
+
+
 class WatchingCursor(psycopg.Cursor):
     """A real cursor that records every statement and, before each history statement, tries a write.
 
