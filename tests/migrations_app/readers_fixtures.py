@@ -136,3 +136,11 @@ def reader_role(target_db):
     yield name, password
     run_sql(target_db, sql.SQL("DROP OWNED BY {}").format(sql.Identifier(name)))
     run_sql("postgres", sql.SQL("DROP ROLE {}").format(sql.Identifier(name)))
+
+
+@pytest.fixture
+def dev_db():
+    """A second fresh database (another branch, or a reference), dropped afterwards."""
+    name = pg.create_database("dev")
+    yield name
+    pg.drop_database(name)

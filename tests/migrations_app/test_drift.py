@@ -19,7 +19,15 @@ from migrations_app.readers import (
     drifted,
     first_seen,
 )
-from tests.migrations_app.readers_fixtures import SETTINGS, create_tool_table, only, read, run_sql, target_now
+from tests.migrations_app.readers_fixtures import (
+    SETTINGS,
+    create_tool_table,
+    dev_db,  # noqa: F401  (a fixture)
+    only,
+    read,
+    run_sql,
+    target_now,
+)
 from tests.support import pg
 
 
@@ -157,14 +165,7 @@ def fill_branch(dbname: str, prisma: list[tuple[str, bool]], flyway: list[str]) 
             [(int(version), version) for version in flyway])  # fmt: skip
 
 
-@pytest.fixture
-def dev_db():
-    name = pg.create_database("dev")
-    yield name
-    pg.drop_database(name)
-
-
-def test_compare_branches_lists_what_is_applied_on_one_and_missing_on_the_other(target_db, dev_db):
+def test_compare_branches_lists_what_is_applied_on_one_and_missing_on_the_other(target_db, dev_db):  # noqa: F811
     fill_branch(target_db, [("m1", True), ("m2", True), ("m3", True)], ["1", "2"])
     fill_branch(dev_db, [("m1", True), ("m2", False), ("m4", True)], ["1"])
     create_tool_table(target_db, "django")
@@ -185,7 +186,7 @@ def test_compare_branches_lists_what_is_applied_on_one_and_missing_on_the_other(
     assert all(d.incomplete for d in cut if d.tool in ("prisma", "flyway"))
 
 
-def test_a_read_round_trips_through_json(target_db, dev_db):
+def test_a_read_round_trips_through_json(target_db, dev_db):  # noqa: F811
     create_tool_table(target_db, "drizzle_new")
     create_tool_table(target_db, "prisma", schema='we"ird <script>')
     run_sql(target_db, "INSERT INTO drizzle.__drizzle_migrations (hash, created_at, name) VALUES ('h', 1714564800000, 'n')",
