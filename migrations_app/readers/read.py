@@ -53,29 +53,31 @@ def read_history(conn: psycopg.Connection, cfg: TargetSettings | None = None, *,
     result = HistoryRead(read_at=read_at)
     for found in everything:
         spec = identify(found)
-        if spec is None:
-            continue
-        missing = spec.missing(found)
-        if missing:
-            problem = f"required column(s) missing: {', '.join(missing)}"
-            result.tools.append(ToolHistory(spec.tool, found.schema, found.table, problem=problem))
-            continue
-        query = _table_query(spec, found, everything, limit)
-        try:
-            with read_only(conn, cfg) as cur:
-                cur.execute(query, {"limit": limit + 1})
-                names = [column.name for column in cur.description]
-                rows = [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
-        except psycopg.Error as exc:
-            if conn.closed or conn.broken:
-                raise explain_query_error(exc) from None
-            error = explain_query_error(exc)
-            result.unreadable.append(
-                Unreadable(spec.tool, found.schema, found.table, error.message, error.code)
-            )
-            continue
-        result.tools.append(_to_history(spec, found, rows, limit))
+        if spec is not None:
+            _read_table(conn, cfg, spec, found, everything, limit, result)
     return result
+
+
+def _read_table(conn, cfg, spec: ToolSpec, found: Found, everything: list[Found], limit: int,
+                result: HistoryRead) -> None:  # fmt: skip
+    """Add one tool table's history (or why it could not be read) to `result`."""
+    missing = spec.missing(found)
+    if missing:
+        problem = f"required column(s) missing: {', '.join(missing)}"
+        result.tools.append(ToolHistory(spec.tool, found.schema, found.table, problem=problem))
+        return
+    try:
+        with read_only(conn, cfg) as cur:
+            cur.execute(_table_query(spec, found, everything), {"limit": limit + 1})
+            names = [column.name for column in cur.description]
+            rows = [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+    except psycopg.Error as exc:
+        if conn.closed or conn.broken:
+            raise explain_query_error(exc) from None
+        error = explain_query_error(exc)
+        result.unreadable.append(Unreadable(spec.tool, found.schema, found.table, error.message, error.code))
+        return
+    result.tools.append(_to_history(spec, found, rows, limit))
 
 
 def read_history_from_url(url: str, cfg: TargetSettings, *, limit: int = DEFAULT_LIMIT) -> HistoryRead:
@@ -130,7 +132,7 @@ def _relation(found: Found) -> sql.Composed:
     return sql.SQL("{}.{}").format(sql.Identifier(found.schema), sql.Identifier(found.table))
 
 
-def _table_query(spec: ToolSpec, found: Found, everything: list[Found], limit: int) -> sql.Composed:
+def _table_query(spec: ToolSpec, found: Found, everything: list[Found]) -> sql.Composed:
     if spec.tool == "sqitch":
         return _sqitch_query(spec, found, sqitch_events(found, everything))
     columns = sql.SQL(", ").join(_column(found, name) for name in spec.selected(found))

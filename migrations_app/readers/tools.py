@@ -34,7 +34,6 @@ class ToolSpec:
     optional: tuple[str, ...]
     order_by: tuple[str, ...]  # newest first; the ones present are used, each DESC NULLS LAST
     to_entry: Callable[[dict, dict], HistoryEntry]
-    schema: str | None = None  # only in this schema; None: any schema
     matches: Callable[[Found], bool] = lambda found: True
 
     def missing(self, found: Found) -> list[str]:
@@ -231,13 +230,9 @@ LABELS = {spec.tool: spec.label for spec in SPECS}
 
 
 def identify(found: Found) -> ToolSpec | None:
-    """The tool whose history table this relation is, or None for an unrelated table of the same name."""
+    """The tool whose history table this relation is (in any schema), or None for an unrelated table."""
     for spec in SPECS:
-        if (
-            spec.table == found.table
-            and (spec.schema is None or spec.schema == found.schema)
-            and spec.matches(found)
-        ):
+        if spec.table == found.table and spec.matches(found):
             return spec
     return None
 
