@@ -1,5 +1,8 @@
 """Each tool's history table, created with the tool's own definition and filled as the tool would, read back."""
 
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -282,3 +285,10 @@ def test_the_row_limit_keeps_the_newest_and_says_it_cut(target_db):
 def test_a_bad_row_limit_is_refused_clearly(target_db, limit):
     with pytest.raises(ValueError, match="row limit must be a whole number from 1 to 10000"):
         read(target_db, limit=limit)
+
+
+def test_the_readers_import_nothing_from_django():
+    code = "import sys, migrations_app.readers; print(sorted(m for m in sys.modules if m.split('.')[0] == 'django'))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                          env={k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"})  # fmt: skip
+    assert done.stdout.strip() == "[]"
