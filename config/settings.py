@@ -162,6 +162,9 @@ TARGET_RETRY_BASE_SECONDS = env_float("TARGET_RETRY_BASE_SECONDS", 0.5)
 TARGET_APPLICATION_NAME = "neon-ops-dashboard"
 # Multi-tenant deployments: refuse project URLs whose host is on a private, loopback or link-local network.
 TARGET_BLOCK_PRIVATE_NETWORKS = env_bool("TARGET_BLOCK_PRIVATE_NETWORKS", False)
+# Other databases on the dashboard's own Postgres server may be registered: on for the local demo
+# and tests (one local server holds everything), off by default in production.
+TARGET_ALLOW_DASHBOARD_SERVER = env_bool("TARGET_ALLOW_DASHBOARD_SERVER", DEBUG)
 # A TaskRun still "running" without a heartbeat for this long is marked lost.
 TASK_STALE_AFTER_SECONDS = env_int("TASK_STALE_AFTER_SECONDS", 300, minimum=10)
 # A TaskRun still "queued" (no worker picked it up) this long is marked lost; longer than the above,

@@ -7,7 +7,7 @@ connects the same way (timeouts, application_name, pooled vs direct).
 from django.conf import settings
 
 from dashboard.targets.connect import TargetSettings
-from dashboard.targets.policy import HostPolicy
+from dashboard.targets.policy import HostPolicy, own_server_from
 from dashboard.targets.urls import is_neon_host, parse_url
 
 
@@ -28,6 +28,7 @@ def target_settings(url: str, *, interactive: bool = False, **overrides) -> Targ
         "retries": settings.TARGET_CONNECT_RETRIES,
         "retry_base_seconds": settings.TARGET_RETRY_BASE_SECONDS,
         "pooled": is_neon_host(host) and "-pooler" in host.split(".")[0],
+        "policy": host_policy(),
     }
     if interactive:
         values["retries"] = min(settings.TARGET_CONNECT_RETRIES, settings.TARGET_INTERACTIVE_CONNECT_RETRIES)
@@ -55,5 +56,8 @@ def direct_url(project, branch=None) -> str:
 def host_policy() -> HostPolicy:
     """What project URLs may point at: never the dashboard's own database (see targets/policy.py)."""
     db = settings.DATABASES["default"]
-    own = (db["HOST"], int(db["PORT"] or 5432), db["NAME"]) if db["HOST"] else None
-    return HostPolicy(own_database=own, block_private_networks=settings.TARGET_BLOCK_PRIVATE_NETWORKS)
+    return HostPolicy(
+        own_server=own_server_from(db["HOST"] or "", int(db["PORT"] or 5432), db["NAME"]),
+        block_private_networks=settings.TARGET_BLOCK_PRIVATE_NETWORKS,
+        allow_own_server=settings.TARGET_ALLOW_DASHBOARD_SERVER,
+    )

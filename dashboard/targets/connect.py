@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 import psycopg
 
-from .urls import parse_url
+from .policy import HostPolicy, allowed_addresses
+from .urls import InvalidURL, parse_url
 
 # Messages Neon (and Postgres) give while a compute is starting or being suspended.
 TRANSIENT_MARKERS = (
@@ -47,6 +48,8 @@ class TargetSettings:
     # Through Neon's pooler (PgBouncer, transaction mode) startup options are refused,
     # so timeouts are then set with SET LOCAL inside each transaction instead.
     pooled: bool = False
+    # Checked again at connect time against the addresses actually used (see targets/policy.py).
+    policy: HostPolicy | None = None
 
 
 @dataclass
@@ -117,6 +120,8 @@ def _connect_kwargs(url: str, cfg: TargetSettings) -> dict:
         "application_name": cfg.application_name,
         "autocommit": True,
     }
+    if cfg.policy is not None:
+        kwargs.update(_pinned_addresses(parsed, cfg.policy))
     for key, value in parsed.options.items():
         if key in ("sslmode", "sslrootcert", "channel_binding", "options", "target_session_attrs"):
             kwargs[key] = value
@@ -124,6 +129,23 @@ def _connect_kwargs(url: str, cfg: TargetSettings) -> dict:
         timeouts = f"-c statement_timeout={cfg.statement_timeout_ms} -c lock_timeout={cfg.lock_timeout_ms}"
         kwargs["options"] = f"{kwargs.get('options', '')} {timeouts}".strip()
     return kwargs
+
+
+def _pinned_addresses(parsed, policy: HostPolicy) -> dict:
+    """host/hostaddr lists that make libpq connect to exactly the addresses the policy checked.
+
+    The name is resolved once here; libpq then uses `hostaddr` and never resolves it again,
+    so a name that starts resolving elsewhere (DNS rebinding) cannot slip past the check.
+    `host` stays the name, for TLS server-name checks.
+    """
+    try:
+        addresses = allowed_addresses(parsed, policy)
+    except InvalidURL as exc:
+        raise TargetError(str(exc), code="policy") from None
+    return {
+        "host": ",".join([parsed.host] * len(addresses)),
+        "hostaddr": ",".join(str(a) for a in addresses),
+    }
 
 
 def connect(
@@ -134,6 +156,7 @@ def connect(
 ) -> Connected:
     """Connect with timeouts, retrying Neon's transient wake-up errors with backoff."""
     cfg = cfg or TargetSettings()
+    parsed = parse_url(url)
     kwargs = _connect_kwargs(url, cfg)
     delays = backoff_delays(cfg.retries, cfg.retry_base_seconds)
     started = time.monotonic()
@@ -146,9 +169,7 @@ def connect(
         except psycopg.OperationalError as exc:
             delay = next(delays, None) if is_transient(exc) else None
             if delay is None:
-                raise explain_connect_error(
-                    exc, kwargs["host"], kwargs["port"], cfg.connect_timeout
-                ) from None
+                raise explain_connect_error(exc, parsed.host, parsed.port, cfg.connect_timeout) from None
             sleep(delay)
     return Connected(conn=conn, connect_seconds=time.monotonic() - started, attempts=attempts)
 

@@ -35,6 +35,7 @@ def parse_url(url: str) -> ParsedURL:
         raise InvalidURL("The URL must start with postgresql:// or postgres://.")
     if not parts.hostname:
         raise InvalidURL("The URL has no host.")
+    _refuse_other_hosts(parts.hostname, parse_qsl(parts.query))
     if not parts.username:
         raise InvalidURL("The URL has no user name.")
     dbname = unquote(parts.path.lstrip("/"))
@@ -50,6 +51,23 @@ def parse_url(url: str) -> ParsedURL:
         dbname=dbname,
         options=dict(parse_qsl(parts.query)),
     )
+
+
+# Query parameters through which libpq would connect somewhere other than the URL's one host.
+HOST_PARAMETERS = ("host", "hostaddr", "service", "servicefile", "port")
+
+
+def _refuse_other_hosts(hostname: str, query: list[tuple[str, str]]) -> None:
+    """One TCP host per URL: the host policy checks that host, so libpq must not pick another."""
+    if "," in hostname:
+        raise InvalidURL("The URL names several hosts; register one host per project.")
+    if "%" in hostname or hostname.startswith("/"):
+        raise InvalidURL("Unix-socket paths are not allowed; use the server's TCP host name.")
+    named = sorted({key for key, _ in query if key.lower() in HOST_PARAMETERS})
+    if named:
+        raise InvalidURL(
+            f"The URL parameter {named[0]!r} is not allowed; put the one host and port in the URL itself."
+        )
 
 
 def mask_url(url: str) -> str:

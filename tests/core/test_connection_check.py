@@ -89,9 +89,12 @@ def test_wrong_password_says_authentication_failed(admin_client, target_db):
     assert message == "Authentication failed: wrong user name or password."
 
 
-def test_unknown_host_says_it_does_not_resolve(admin_client):
-    message, _ = check_message_for(admin_client, "postgresql://u:postgres-secret@no-such-host.invalid/db")
-    assert message == "Unknown host 'no-such-host.invalid': the name does not resolve."
+def test_unknown_host_says_it_does_not_resolve_and_nothing_is_created(admin_client):
+    response = register(admin_client, "postgresql://u:postgres-secret@no-such-host.invalid/db")
+    html = response.content.decode()
+    assert "Unknown host &#x27;no-such-host.invalid&#x27;: the name does not resolve." in html
+    assert "postgres-secret" not in html
+    assert not Project.objects.exists()
 
 
 def test_port_with_another_service_says_it_is_not_postgres(admin_client):

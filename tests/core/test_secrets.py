@@ -1,9 +1,12 @@
 """Credentials are encrypted at rest, never rendered back and never logged or put in task arguments."""
 
+import ipaddress
+
 import pytest
 from django.db import connection
 
 from dashboard.models import Project, TaskRun
+from dashboard.targets import policy as host_policy
 from dashboard.tasks import check_project_connection
 
 SECRET_URL = "postgresql://app:s3cr3t-pa55@ep-cool-darkness-123456-pooler.us-east-2.aws.neon.tech/neondb?sslmode=require"
@@ -20,6 +23,20 @@ def neon_project(team):
         neon_project_id="cool-darkness-123456",
         neon_api_key=API_KEY,
     )
+
+
+@pytest.fixture(autouse=True)
+def neon_names_resolve(monkeypatch):
+    """This machine has no DNS for Neon's hosts; answer for them as Neon's DNS would (a public address).
+
+    The host policy refuses names that do not resolve, and these tests edit projects with Neon URLs.
+    """
+    real_resolve = host_policy.resolve
+
+    def resolve(host):
+        return [ipaddress.ip_address("203.0.113.7")] if host.endswith(".neon.tech") else real_resolve(host)
+
+    monkeypatch.setattr(host_policy, "resolve", resolve)
 
 
 def raw_row(pk):
