@@ -1,0 +1,1 @@
+"""Engine of reviewed migrations (no Django): see the full API description below."""
