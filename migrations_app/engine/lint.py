@@ -1,0 +1,208 @@
+"""Lint of a migration script: squawk's findings plus our own, each beside the statement it concerns.
+
+Our own findings:
+- `syntax-error` (blocks): the script does not parse (line and column of the whole script);
+- `transaction-control` (blocks): BEGIN/COMMIT/SAVEPOINT... written by the author;
+- `non-transactional` (info): the statement runs on its own, outside any transaction;
+- `destructive` (needs the author's acknowledgement): drops, type changes, TRUNCATE, DELETE without WHERE.
+
+squawk's rules follow the project's RulePolicy: blocking rules block submission,
+disabled rules are not run, all others warn. squawk assumes each file runs without
+a transaction; the applier runs each step in one (recorded with it, resumable), so
+`prefer-robust-stmts` is kept only for non-transactional statements, where a
+half-done rerun is real.
+"""
+
+import bisect
+from dataclasses import dataclass, field
+
+from .parse import LineIndex, SqlSyntaxError, checksum
+from .plan import Plan, Statement, build_plan
+from .squawk import KNOWN_RULES, SquawkFinding, SquawkRun
+
+# The applier sets both timeouts itself, so these are satisfied and off unless a project turns them on.
+DEFAULT_DISABLED = frozenset(
+    {"require-lock-timeout", "require-statement-timeout", "require-timeout-settings"}
+)
+OUR_RULES = frozenset({"syntax-error", "transaction-control", "non-transactional", "destructive"})
+
+
+@dataclass(frozen=True)
+class RulePolicy:
+    """Per project: which squawk rules block submission and which are not run at all."""
+
+    blocking: frozenset[str] = frozenset()
+    disabled: frozenset[str] = DEFAULT_DISABLED
+
+    def __post_init__(self):
+        object.__setattr__(self, "blocking", frozenset(self.blocking))
+        object.__setattr__(self, "disabled", frozenset(self.disabled))
+        unknown = (self.blocking | self.disabled) - KNOWN_RULES
+        if unknown:
+            raise ValueError(f"Unknown squawk rule(s): {', '.join(sorted(unknown))}")
+        both = self.blocking & self.disabled
+        if both:
+            raise ValueError(f"Rule(s) both blocking and disabled: {', '.join(sorted(both))}")
+
+
+@dataclass(frozen=True)
+class Finding:
+    rule: str
+    level: str  # "error" (blocks), "warning" or "info"
+    message: str
+    help: str | None
+    statement_index: int | None  # 0-based; None when it concerns the whole script
+    line: int  # 1-based, in the whole script
+    column: int  # 1-based, in characters
+    source: str  # "squawk" or "ours"
+    blocking: bool = False
+    needs_acknowledgement: bool = False
+
+
+@dataclass(frozen=True)
+class LintResult:
+    checksum: str
+    findings: tuple[Finding, ...]
+    plan: Plan | None  # None when the script does not parse
+    syntax_error: SqlSyntaxError | None = field(default=None, compare=False)
+
+    @property
+    def blocked(self) -> bool:
+        """True when a blocking finding is open: the revision cannot be submitted."""
+        return any(f.blocking for f in self.findings)
+
+    @property
+    def needs_acknowledgement(self) -> tuple[Finding, ...]:
+        return tuple(f for f in self.findings if f.needs_acknowledgement)
+
+    def blocks_submission(self, *, acknowledged_destructive: bool) -> bool:
+        return self.blocked or (bool(self.needs_acknowledgement) and not acknowledged_destructive)
+
+    def for_statement(self, index: int) -> tuple[Finding, ...]:
+        return tuple(f for f in self.findings if f.statement_index == index)
+
+
+def lint_sql(sql: str, *, policy: RulePolicy | None = None, pg_major: int = 15) -> LintResult:
+    """Split and lint `sql` for a target of Postgres `pg_major` (squawk runs while we parse)."""
+    policy = policy or RulePolicy()
+    squawk = SquawkRun(sql, pg_major=pg_major, excluded=policy.disabled)
+    try:
+        plan = build_plan(sql)
+    except SqlSyntaxError as exc:
+        squawk.result()  # wait for it; its opinion of a broken script adds nothing
+        return LintResult(checksum(sql), (_syntax_finding(exc),), None, exc)
+    except ValueError as exc:
+        squawk.result()
+        return LintResult(checksum(sql), (_script_finding("syntax-error", str(exc)),), None)
+    ours = [finding for statement in plan.statements for finding in own_findings(statement)]
+    theirs = map_squawk(squawk.result(), plan, policy)
+    findings = sorted(ours + theirs, key=_finding_order)
+    return LintResult(plan.checksum, tuple(findings), plan)
+
+
+def own_findings(statement: Statement) -> list[Finding]:
+    findings = []
+
+    def add(rule, level, message, help_text, **flags):
+        findings.append(
+            Finding(
+                rule,
+                level,
+                message,
+                help_text,
+                statement.index,
+                statement.line,
+                statement.column,
+                "ours",
+                **flags,
+            )
+        )
+
+    if statement.refused:
+        add(
+            "transaction-control",
+            "error",
+            statement.refused,
+            "Remove it: consecutive statements already run in one transaction.",
+            blocking=True,
+        )
+    if statement.non_transactional:
+        add(
+            "non-transactional",
+            "info",
+            f"Runs on its own, outside a transaction: {statement.non_transactional}.",
+            "It is recorded as its own step; a failure leaves the steps before it applied.",
+        )
+    if statement.destructive:
+        add(
+            "destructive",
+            "warning",
+            f"Destructive: {statement.destructive}. Needs acknowledgement.",
+            "The author must acknowledge this change before the migration can be submitted.",
+            needs_acknowledgement=True,
+        )
+    return findings
+
+
+def map_squawk(found: list[SquawkFinding], plan: Plan, policy: RulePolicy) -> list[Finding]:
+    """squawk's findings placed on their statements, with the policy's level."""
+    lines = LineIndex(plan.sql)
+    sql_lines = plan.sql.split("\n")
+    offsets = [s.offset for s in plan.statements]
+    mapped = []
+    for item in found:
+        line = item.line + 1
+        column = _char_column(sql_lines[item.line] if item.line < len(sql_lines) else "", item.column)
+        position = bisect.bisect_right(offsets, lines.offset(line, column)) - 1
+        statement = plan.statements[position] if position >= 0 else None
+        if item.rule == "prefer-robust-stmts" and statement is not None and statement.transactional:
+            continue
+        mapped.append(_squawk_finding(item, statement, line, column, policy))
+    return mapped
+
+
+def _squawk_finding(item: SquawkFinding, statement, line: int, column: int, policy: RulePolicy) -> Finding:
+    index = statement.index if statement is not None else None
+    if item.rule == "syntax-error":
+        # Postgres' own parser accepted the script; squawk's parser lags behind on some syntax.
+        message = f"squawk could not check this statement: {item.message}"
+        return Finding(item.rule, "warning", message, item.help, index, line, column, "squawk")
+    blocking = item.rule in policy.blocking
+    level = "error" if blocking else "warning"
+    return Finding(
+        item.rule, level, item.message, item.help, index, line, column, "squawk", blocking=blocking
+    )
+
+
+def _char_column(line_text: str, byte_column: int) -> int:
+    """squawk counts UTF-8 bytes within the line; we count characters (1-based)."""
+    if line_text.isascii():
+        return byte_column + 1
+    prefix = line_text.encode("utf-8")[:byte_column]
+    return len(prefix.decode("utf-8", errors="ignore")) + 1
+
+
+def _syntax_finding(exc: SqlSyntaxError) -> Finding:
+    return Finding(
+        "syntax-error",
+        "error",
+        f"Syntax error: {exc.message}",
+        None,
+        None,
+        exc.line,
+        exc.column,
+        "ours",
+        blocking=True,
+    )
+
+
+def _script_finding(rule: str, message: str) -> Finding:
+    return Finding(rule, "error", message, None, None, 1, 1, "ours", blocking=True)
+
+
+def _finding_order(finding: Finding) -> tuple:
+    return (
+        finding.statement_index if finding.statement_index is not None else -1,
+        finding.line,
+        finding.column,
+    )

@@ -1,0 +1,151 @@
+"""A migration script as the applier will run it: statements and the steps they are grouped into.
+
+Consecutive transactional statements form one step (one transaction, recorded
+with the step's history row); each non-transactional statement is a step of its own.
+"""
+
+from dataclasses import dataclass
+from functools import cached_property
+
+from .classify import ConcurrentIndex, Facts, RelationName, classify, may_matter, relations_of
+from .parse import checksum, parse_tree, parse_trees, split_sql
+
+
+@dataclass(frozen=True)
+class Statement:
+    """One statement of the script; what it is comes from its parse tree, read the first time it is asked.
+
+    Lint asks only whether it runs alone, is refused or is destructive, and most statements show by
+    their words alone that they are none of these (classify.may_matter), so long scripts lint fast.
+    """
+
+    index: int  # 0-based position in the script
+    text: str  # exactly as written, without the trailing semicolon
+    line: int  # 1-based line where it starts in the whole script
+    column: int
+    offset: int  # character offset in the whole script
+
+    @property
+    def number(self) -> int:
+        """1-based, as people count statements."""
+        return self.index + 1
+
+    @cached_property
+    def tree(self) -> tuple[str, dict]:
+        """(node name, fields) from libpg_query's JSON parse tree."""
+        return parse_tree(self.text)
+
+    @cached_property
+    def facts(self) -> Facts:
+        return classify(*self.tree)
+
+    @cached_property
+    def _may_matter(self) -> bool:
+        return may_matter(self.text)
+
+    @property
+    def kind(self) -> str:
+        return self.facts.kind  # the parse node's name, e.g. "IndexStmt"
+
+    @property
+    def non_transactional(self) -> str | None:
+        """Why it must run outside a transaction block (None: it runs inside one)."""
+        return self.facts.non_transactional if self._may_matter else None
+
+    @property
+    def refused(self) -> str | None:
+        return self.facts.refused if self._may_matter else None
+
+    @property
+    def destructive(self) -> str | None:
+        return self.facts.destructive if self._may_matter else None
+
+    @property
+    def transactional(self) -> bool:
+        return self.non_transactional is None
+
+    @property
+    def creates(self) -> tuple[RelationName, ...]:
+        return self.facts.creates
+
+    @property
+    def concurrent_index(self) -> ConcurrentIndex | None:
+        return self.facts.concurrent_index if self._may_matter else None
+
+    @cached_property
+    def relations(self) -> tuple[RelationName, ...]:
+        """Existing relations it reads, changes or drops (schema-qualified when the SQL qualifies them)."""
+        return relations_of(*self.tree)
+
+
+@dataclass(frozen=True)
+class Step:
+    number: int  # 1-based
+    statements: tuple[Statement, ...]
+    transactional: bool
+
+    @property
+    def checksum(self) -> str:
+        return checksum(";\n".join(s.text for s in self.statements))
+
+    @property
+    def label(self) -> str:
+        first, last = self.statements[0].number, self.statements[-1].number
+        return f"statement {first}" if first == last else f"statements {first}-{last}"
+
+
+@dataclass(frozen=True)
+class Plan:
+    sql: str
+    checksum: str
+    statements: tuple[Statement, ...]
+    steps: tuple[Step, ...]
+
+    @property
+    def refused(self) -> tuple[Statement, ...]:
+        return tuple(s for s in self.statements if s.refused)
+
+    @property
+    def all_transactional(self) -> bool:
+        return all(s.transactional for s in self.statements)
+
+    @property
+    def relations(self) -> tuple[RelationName, ...]:
+        """Every relation the script names that it does not create first, in order of first mention."""
+        seen: dict[RelationName, None] = {}
+        created: set[RelationName] = set()
+        for statement in self.statements:
+            seen.update((r, None) for r in statement.relations if r not in created)
+            created.update(statement.creates)
+        return tuple(seen)
+
+
+def group_steps(statements: tuple[Statement, ...]) -> tuple[Step, ...]:
+    steps: list[Step] = []
+    batch: list[Statement] = []
+    for statement in statements:
+        if statement.transactional:
+            batch.append(statement)
+            continue
+        if batch:
+            steps.append(Step(len(steps) + 1, tuple(batch), True))
+            batch = []
+        steps.append(Step(len(steps) + 1, (statement,), False))
+    if batch:
+        steps.append(Step(len(steps) + 1, tuple(batch), True))
+    return tuple(steps)
+
+
+def _read_trees_together(statements: list[Statement]) -> None:
+    """Parse the statements lint must look into in one parser call, filling their cached `tree`."""
+    for statement, tree in zip(statements, parse_trees([s.text for s in statements]), strict=True):
+        statement.__dict__["tree"] = tree  # where functools.cached_property keeps its value
+
+
+def build_plan(sql: str) -> Plan:
+    """Parse and group `sql`; raises parse.SqlSyntaxError when it does not parse, ValueError when empty."""
+    statements = tuple(Statement(p.index, p.text, p.line, p.column, p.offset) for p in split_sql(sql))
+    _read_trees_together([s for s in statements if s._may_matter])
+    if not statements:
+        raise ValueError("The migration has no statements.")
+    return Plan(sql=sql, checksum=checksum(sql), statements=statements, steps=group_steps(statements))

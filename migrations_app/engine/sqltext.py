@@ -1,0 +1,22 @@
+"""Small text helpers shared by the engine: the own-statement marker, identifier quoting, shortening."""
+
+from dashboard.introspection.activity import redact_literals
+
+# Every statement the engine sends itself starts with this (the collector recognises its own traffic).
+MARK = "/* neon-ops-dashboard migrations */ "
+
+
+def own(statement: str) -> str:
+    """The engine's own statement text, marked."""
+    return MARK + statement
+
+
+def quote_ident(name: str) -> str:
+    """An identifier quoted the way Postgres' quote_ident always accepts (quotes doubled)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def shorten(text: str, limit: int = 200) -> str:
+    """One line of at most `limit` characters, literals redacted (secrets never leave the target)."""
+    flat = " ".join(redact_literals(text).split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
