@@ -89,7 +89,9 @@ class Client:
                         if result.status != pq.ExecStatus.COMMAND_OK:
                             message = (result.error_message or b"").decode(errors="replace").strip()
                             conn.finish()
-                            raise ScriptError(f"cannot prepare the statement: {message}", step[4], script.name)
+                            raise ScriptError(
+                                f"cannot prepare the statement: {message}", step[4], script.name
+                            )
         if not self.blocking:
             conn.nonblocking = 1
         self.conn = conn

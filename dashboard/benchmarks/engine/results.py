@@ -210,7 +210,11 @@ class Aggregator:
         done = []
         while self.pending:
             if not final:
-                running = [up_to for up_to, ended in zip(self.reported_up_to, self.finished, strict=True) if not ended]
+                running = [
+                    up_to
+                    for up_to, ended in zip(self.reported_up_to, self.finished, strict=True)
+                    if not ended
+                ]
                 if running and self.next_second > min(running):
                     break
             done.append(self._merge_second(self.next_second, self.pending.pop(self.next_second, [])))

@@ -99,7 +99,10 @@ class _Worker:
     def __init__(self, index: int, plan: WorkerPlan):
         self.index = index
         self.stderr = tempfile.TemporaryFile()
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(PROJECT_ROOT), os.environ.get("PYTHONPATH", "")])}
+        env = {
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join([str(PROJECT_ROOT), os.environ.get("PYTHONPATH", "")]),
+        }
         self.proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
             [sys.executable, "-m", "dashboard.benchmarks.engine.worker"],
             stdin=subprocess.PIPE,
@@ -202,7 +205,9 @@ class _Session:
         self.ready = 0
 
     def run(self) -> RunResult:
-        ready_timeout = self.config.connection.connect_timeout * self.config.clients + READY_TIMEOUT_EXTRA_SECONDS
+        ready_timeout = (
+            self.config.connection.connect_timeout * self.config.clients + READY_TIMEOUT_EXTRA_SECONDS
+        )
         self._pump(until=lambda: self.ready == len(self.workers), timeout=ready_timeout, phase="connecting")
         if self.cancelled:
             return self._result(0.0)

@@ -31,7 +31,9 @@ class ScriptError(ValueError):
     """A script that cannot run; the message names the script's line."""
 
     def __init__(self, message: str, line: int | None = None, script: str = ""):
-        where = f"{script + ' ' if script else ''}line {line}: " if line else (f"{script}: " if script else "")
+        where = (
+            f"{script + ' ' if script else ''}line {line}: " if line else (f"{script}: " if script else "")
+        )
         super().__init__(where + message)
         self.line = line
         self.detail = message
@@ -251,7 +253,9 @@ def _exponential(rng, low, high, parameter) -> int:
 
 def check_gaussian(parameter: float) -> None:
     if parameter < MIN_GAUSSIAN_PARAM:
-        raise ArithmeticError(f"gaussian parameter must be at least {MIN_GAUSSIAN_PARAM:f} (not {parameter:f})")
+        raise ArithmeticError(
+            f"gaussian parameter must be at least {MIN_GAUSSIAN_PARAM:f} (not {parameter:f})"
+        )
 
 
 def _gaussian(rng, low, high, parameter) -> int:
@@ -544,7 +548,9 @@ def _parse_meta(stripped: str, line: int, assigned: set[str], known: set[str]):
         elif parts[0].isdigit():
             amount = Num(int(parts[0]))
         else:
-            raise ScriptError(f"\\sleep duration must be a whole number or a :variable, not {parts[0]!r}", line)
+            raise ScriptError(
+                f"\\sleep duration must be a whole number or a :variable, not {parts[0]!r}", line
+            )
         return SleepCommand(line, amount, SLEEP_UNITS_NS[unit])
     raise ScriptError(f"unknown meta-command \\{word} (supported: \\set, \\sleep)", line)
 
@@ -617,7 +623,12 @@ def compile_script(script: Script, index: int, rng, constants: dict) -> Compiled
         elif isinstance(command, SleepCommand):
             amount = compile_expression(command.amount, rng, constants)
             unit = command.unit_ns
-            steps.append((STEP_SLEEP, _guarded(lambda v, a=amount, u=unit: to_int(a(v)) * u, script.name, command.line)))
+            steps.append(
+                (
+                    STEP_SLEEP,
+                    _guarded(lambda v, a=amount, u=unit: to_int(a(v)) * u, script.name, command.line),
+                )
+            )
         else:
             name = f"nob_{index}_{sql_number}".encode()
             sql_number += 1

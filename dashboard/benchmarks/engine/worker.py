@@ -22,7 +22,7 @@ import traceback
 from collections import deque
 from dataclasses import dataclass
 
-from .client import WAIT_READ, WAIT_UNTIL, WAIT_WRITE, Client, ClientPlan, Schedule
+from .client import WAIT_READ, WAIT_UNTIL, Client, ClientPlan, Schedule
 from .connection import ConnectFailed
 from .results import SecondFrame, encode, histogram_of
 from .script import ScriptError

@@ -85,7 +85,11 @@ TABLES = (
 )
 ROWS = (
     ("pgbench_branches", "bid, bbalance", "bid, 0 FROM generate_series(1, {scale}) AS bid"),
-    ("pgbench_tellers", "tid, bid, tbalance", "tid, (tid - 1) / 10 + 1, 0 FROM generate_series(1, {tellers}) AS tid"),
+    (
+        "pgbench_tellers",
+        "tid, bid, tbalance",
+        "tid, (tid - 1) / 10 + 1, 0 FROM generate_series(1, {tellers}) AS tid",
+    ),
     (
         "pgbench_accounts",
         "aid, bid, abalance, filler",
@@ -101,6 +105,11 @@ def check_scale(scale: int) -> int:
     return scale
 
 
+def _execute(conn: psycopg.Connection, template: str, *identifiers: sql.Composable) -> psycopg.Cursor:
+    """A setup statement, marked as the dashboard's own, with identifiers quoted by psycopg."""
+    return conn.execute(sql.SQL(MARK) + sql.SQL(template).format(*identifiers))
+
+
 def initialise(conn: psycopg.Connection, scale: int, schema: str = DEFAULT_SCHEMA) -> None:
     """Create pgbench's four tables in `schema` (replacing earlier ones) and fill them for `scale`.
 
@@ -110,32 +119,27 @@ def initialise(conn: psycopg.Connection, scale: int, schema: str = DEFAULT_SCHEM
     check_scale(scale)
     counts = {"scale": scale, "tellers": 10 * scale, "accounts": 100_000 * scale}
     with conn.transaction():
-        conn.execute(sql.SQL(MARK + "CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+        _execute(conn, "CREATE SCHEMA IF NOT EXISTS {}", sql.Identifier(schema))
         for table, columns in TABLES:
-            name = sql.Identifier(schema, table)
-            conn.execute(sql.SQL(MARK + "DROP TABLE IF EXISTS {}").format(name))
-            conn.execute(sql.SQL(MARK + "CREATE TABLE {} (" + columns + ")").format(name))
+            _execute(conn, "DROP TABLE IF EXISTS {}", sql.Identifier(schema, table))
+            _execute(conn, f"CREATE TABLE {{}} ({columns})", sql.Identifier(schema, table))
         for table, columns, select in ROWS:
-            conn.execute(
-                sql.SQL(MARK + "INSERT INTO {} (" + columns + ") SELECT " + select.format(**counts)).format(
-                    sql.Identifier(schema, table)
-                )
-            )
+            template = f"INSERT INTO {{}} ({columns}) SELECT {select.format(**counts)}"  # noqa: S608 - constants
+            _execute(conn, template, sql.Identifier(schema, table))
     for table, _ in TABLES:
-        conn.execute(sql.SQL(MARK + "VACUUM (ANALYZE) {}").format(sql.Identifier(schema, table)))
+        _execute(conn, "VACUUM (ANALYZE) {}", sql.Identifier(schema, table))
     for table, column in PRIMARY_KEYS:
-        conn.execute(
-            sql.SQL(MARK + "ALTER TABLE {} ADD PRIMARY KEY ({})").format(
-                sql.Identifier(schema, table), sql.Identifier(column)
-            )
+        _execute(
+            conn, "ALTER TABLE {} ADD PRIMARY KEY ({})", sql.Identifier(schema, table), sql.Identifier(column)
         )
 
 
 def drop_schema(conn: psycopg.Connection, schema: str = DEFAULT_SCHEMA) -> None:
-    conn.execute(sql.SQL(MARK + "DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
+    _execute(conn, "DROP SCHEMA IF EXISTS {} CASCADE", sql.Identifier(schema))
 
 
 def detect_scale(conn: psycopg.Connection, schema: str = DEFAULT_SCHEMA) -> int:
     """pgbench's own way: the number of branches."""
-    query = sql.SQL(MARK + "SELECT count(*) FROM {}").format(sql.Identifier(schema, "pgbench_branches"))
-    return int(conn.execute(query).fetchone()[0])
+    return int(
+        _execute(conn, "SELECT count(*) FROM {}", sql.Identifier(schema, "pgbench_branches")).fetchone()[0]
+    )
