@@ -109,6 +109,8 @@ class _Parser:
         return token
 
     def expect(self, op: str) -> None:
+        if self.peek() is None:
+            raise ScriptError(f"expected {op!r} before the end of the expression", self.line)
         token = self.take()
         if token != ("op", op):
             raise ScriptError(f"expected {op!r}, found {token[1]!r}", self.line)
