@@ -28,6 +28,7 @@ CONNECT_FAILED = "08001"
 OK_STATUSES = (pq.ExecStatus.TUPLES_OK, pq.ExecStatus.COMMAND_OK, pq.ExecStatus.EMPTY_QUERY)
 FATAL = pq.ExecStatus.FATAL_ERROR
 SQLSTATE = pq.DiagnosticField.SQLSTATE
+MESSAGE = pq.DiagnosticField.MESSAGE_PRIMARY
 IN_TRANSACTION = (pq.TransactionStatus.INTRANS, pq.TransactionStatus.INERROR)
 
 
@@ -87,7 +88,7 @@ class Client:
                     if step[0] == STEP_SQL:
                         result = conn.prepare(step[1], step[2])
                         if result.status != pq.ExecStatus.COMMAND_OK:
-                            message = (result.error_message or b"").decode(errors="replace").strip()
+                            message = (result.error_field(MESSAGE) or b"").decode(errors="replace")
                             conn.finish()
                             raise ScriptError(
                                 f"cannot prepare the statement: {message}", step[4], script.name

@@ -38,7 +38,7 @@ class ConnectionSettings:
     statement_timeout_ms: int = 30_000
     lock_timeout_ms: int = 5_000
     application_name: str = APPLICATION_NAME
-    search_path: str | None = None
+    search_path: str | None = None  # a schema to find the benchmark's tables in (before public)
 
     def conninfo(self) -> bytes:
         parse_url(self.url)  # a clear InvalidURL for bad input, before any process starts
@@ -48,10 +48,14 @@ class ConnectionSettings:
             extra["options"] = f"{existing} {self._startup_options()}".strip()
         return psycopg_conninfo.make_conninfo(self.url, **extra).encode()
 
+    def _search_path(self) -> str:
+        """The benchmark's schema first, then public: `"neon_ops_bench", public`."""
+        return '"' + self.search_path.replace('"', '""') + '", public'
+
     def _startup_options(self) -> str:
         options = f"-c statement_timeout={int(self.statement_timeout_ms)} -c lock_timeout={int(self.lock_timeout_ms)}"
-        if self.search_path:
-            options += " -c search_path=" + self.search_path.replace("\\", "\\\\").replace(" ", "\\ ")
+        if self.search_path:  # the options parser splits on spaces unless escaped with a backslash
+            options += " -c search_path=" + self._search_path().replace("\\", "\\\\").replace(" ", "\\ ")
         return options
 
     def session_statements(self) -> list[bytes]:
@@ -63,8 +67,7 @@ class ConnectionSettings:
             f"SET lock_timeout = {int(self.lock_timeout_ms)}".encode(),
         ]
         if self.search_path:
-            quoted = '"' + self.search_path.replace('"', '""') + '"'
-            statements.append(f"SET search_path = {quoted}".encode())
+            statements.append(f"SET search_path = {self._search_path()}".encode())
         return statements
 
     def describe_error(self, message: str) -> TargetError:

@@ -267,7 +267,10 @@ class _Session:
             worker.done = True
             self.aggregator.finish(worker.index)
         elif kind == "fatal":
-            raise RunError(self.config.connection.describe_error(body).message if _is_connect(body) else body)
+            cause, message = body
+            if cause == "connect":  # libpq's text may name host and user: say it the dashboard's way
+                message = self.config.connection.describe_error(message).message
+            raise RunError(message)
 
     def _report(self, points) -> None:
         aggregator = self.aggregator
@@ -322,11 +325,6 @@ def _us_counts(nanoseconds: list[int]) -> dict[int, int]:
     for ns in nanoseconds:
         counts[ns // 1000] = counts.get(ns // 1000, 0) + 1
     return counts
-
-
-def _is_connect(message: str) -> bool:
-    lowered = message.lower()
-    return "connection to server" in lowered or "could not" in lowered or "authentication" in lowered
 
 
 def _unpickle(frame: bytes):

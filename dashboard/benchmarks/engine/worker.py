@@ -7,7 +7,7 @@ multiprocessing children). Frames on stdin/stdout are a 4-byte length and a pick
     parent -> worker: WorkerPlan, then ("go", start_ns, deadline_ns); later any byte
                       (or EOF: the parent is gone) means "stop now"
     worker -> parent: ("ready", [connect ns...]) | ("second", SecondFrame) |
-                      ("fatal", message) | ("done", None)
+                      ("fatal", ("connect" | "script", message)) | ("done", None)
 """
 
 import heapq
@@ -127,7 +127,8 @@ class Recorder:
             self.boundary_ns += 1_000_000_000
 
     def close(self) -> None:
-        self.tick(self.start_ns + (self.last_second + 1) * 1_000_000_000)
+        """Send what is left: up to the last second of the run, or of the moment it stopped."""
+        self.tick(time.perf_counter_ns())
         self._flush()
 
     def _flush(self) -> None:
@@ -324,8 +325,11 @@ def main(stdin: int = 0, stdout: int = 1) -> int:
     clients = build_clients(work, recorder, control)
     try:
         connect_times = [client.connect() for client in clients]
-    except (ConnectFailed, ScriptError) as exc:
-        emit(("fatal", str(exc).strip()))
+    except ConnectFailed as exc:
+        emit(("fatal", ("connect", str(exc).strip())))
+        return 1
+    except ScriptError as exc:
+        emit(("fatal", ("script", str(exc))))
         return 1
     emit(("ready", connect_times))
     _, start_ns, deadline_ns = read_frame(stdin)
@@ -343,7 +347,7 @@ def main(stdin: int = 0, stdout: int = 1) -> int:
         else:
             EventLoop(clients, control, deadline_ns).run()
     except ScriptError as exc:
-        emit(("fatal", str(exc)))
+        emit(("fatal", ("script", str(exc))))
         return 1
     recorder.close()
     emit(("done", None))
