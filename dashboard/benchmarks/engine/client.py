@@ -137,20 +137,21 @@ class Client:
         prepared, blocking, reconnect = plan.prepared, self.blocking, plan.reconnect
         track = plan.max_tries > 1
         deadline = plan.deadline_ns
+        single = self.scripts[0] if len(self.scripts) == 1 else None
         try:
             while True:
-                script = self.pick_script()
+                script = single or self.pick_script()
                 if schedule is not None:
                     scheduled = schedule.take()
                     if scheduled >= deadline:
                         return
                     if now() < scheduled:
                         yield (WAIT_UNTIL, scheduled)
+                    started = now()
                 else:
-                    scheduled = now()
+                    scheduled = started = now()
                 if control.stopping or scheduled >= deadline:
                     return
-                started = now()
                 if (reconnect or self.conn is None) and not self._reconnect():
                     recorder.failed(script.index, CONNECT_FAILED, now())
                     continue

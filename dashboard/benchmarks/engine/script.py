@@ -237,6 +237,16 @@ def _uniform(rng, low, high) -> int:
     return low + int(rng.random() * (high - low + 1)) if high - low < 2**52 else rng.randint(low, high)
 
 
+def _fast_uniform(rng, low, high) -> Callable[[dict], int]:
+    """random(a, b) with constant bounds, checked once: the hot path of pgbench's scripts."""
+    low, high = to_int(low), to_int(high)
+    _uniform(rng, low, high)  # raises for an empty or too large range
+    span, draw = high - low + 1, rng.random
+    if span >= 2**52:
+        return lambda v: rng.randint(low, high)
+    return lambda v: low + int(draw() * span)
+
+
 def check_exponential(parameter: float) -> None:
     if parameter <= 0.0:
         raise ArithmeticError(f"exponential parameter must be greater than zero (not {parameter:f})")
@@ -404,6 +414,8 @@ def _compile(node, rng, constants: dict) -> Callable[[dict], int | float]:
     args = [compile_expression(a, rng, constants) for a in node.args]
     if not any(_has_random(a) for a in node.args) and not (variables_of(node) - constants.keys()):
         folded = [a({}) for a in args]
+        if function is _uniform:
+            return _fast_uniform(rng, *folded)
         return (lambda v: function(rng, *folded)) if needs_rng else (lambda v: function(*folded))
     if needs_rng:
         return lambda v: function(rng, *[a(v) for a in args])
