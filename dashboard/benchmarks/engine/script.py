@@ -247,16 +247,22 @@ def _fast_uniform(rng, low, high) -> Callable[[dict], int]:
     return lambda v: low + int(draw() * span)
 
 
+def _checked_arguments(low, high, parameter, check) -> tuple[int, int, float]:
+    """The bounds as integers and the parameter as a double, checked with pgbench's messages."""
+    low, high, parameter = to_int(low), to_int(high), float(parameter)
+    if low > high:
+        raise ArithmeticError("empty range given to random")
+    check(parameter)
+    return low, high, parameter
+
+
 def check_exponential(parameter: float) -> None:
     if parameter <= 0.0:
         raise ArithmeticError(f"exponential parameter must be greater than zero (not {parameter:f})")
 
 
 def _exponential(rng, low, high, parameter) -> int:
-    low, high, parameter = to_int(low), to_int(high), float(parameter)
-    if low > high:
-        raise ArithmeticError("empty range given to random")
-    check_exponential(parameter)
+    low, high, parameter = _checked_arguments(low, high, parameter, check_exponential)
     cut = math.exp(-parameter)
     uniform = 1.0 - rng.random()  # in (0, 1]
     value = -math.log(cut + (1.0 - cut) * uniform) / parameter
@@ -271,10 +277,7 @@ def check_gaussian(parameter: float) -> None:
 
 
 def _gaussian(rng, low, high, parameter) -> int:
-    low, high, parameter = to_int(low), to_int(high), float(parameter)
-    if low > high:
-        raise ArithmeticError("empty range given to random")
-    check_gaussian(parameter)
+    low, high, parameter = _checked_arguments(low, high, parameter, check_gaussian)
     while True:  # Box-Muller, redrawn until inside [-parameter, parameter)
         stdev = math.sqrt(-2.0 * math.log(1.0 - rng.random())) * math.sin(2.0 * math.pi * rng.random())
         if -parameter <= stdev < parameter:
@@ -292,10 +295,7 @@ def check_zipfian(parameter: float) -> None:
 
 def _zipfian(rng, low, high, parameter) -> int:
     """pgbench's computeIterativeZipfian (rejection method of Devroye, p. 550)."""
-    low, high, s = to_int(low), to_int(high), float(parameter)
-    if low > high:
-        raise ArithmeticError("empty range given to random")
-    check_zipfian(s)
+    low, high, s = _checked_arguments(low, high, parameter, check_zipfian)
     n = high - low + 1
     if n <= 1:
         return low

@@ -18,7 +18,8 @@ DEFAULT_SCHEMA = "neon_ops_bench"
 MAX_SCALE = 1000  # 100 million accounts; pgbench switches aid to bigint from 20,000
 MARK = "/* neon-ops-dashboard bench-setup */ "  # setup is the dashboard's own traffic
 
-TPCB_LIKE = """\
+# pgbench's texts, assembled from their shared lines.
+_HEAD = """\
 \\set aid random(1, 100000 * :scale)
 \\set bid random(1, 1 * :scale)
 \\set tid random(1, 10 * :scale)
@@ -26,23 +27,17 @@ TPCB_LIKE = """\
 BEGIN;
 UPDATE pgbench_accounts SET abalance = abalance + :delta WHERE aid = :aid;
 SELECT abalance FROM pgbench_accounts WHERE aid = :aid;
+"""
+_HISTORY = """\
+INSERT INTO pgbench_history (tid, bid, aid, delta, mtime) VALUES (:tid, :bid, :aid, :delta, CURRENT_TIMESTAMP);
+END;
+"""
+_TELLERS_BRANCHES = """\
 UPDATE pgbench_tellers SET tbalance = tbalance + :delta WHERE tid = :tid;
 UPDATE pgbench_branches SET bbalance = bbalance + :delta WHERE bid = :bid;
-INSERT INTO pgbench_history (tid, bid, aid, delta, mtime) VALUES (:tid, :bid, :aid, :delta, CURRENT_TIMESTAMP);
-END;
 """
-
-SIMPLE_UPDATE = """\
-\\set aid random(1, 100000 * :scale)
-\\set bid random(1, 1 * :scale)
-\\set tid random(1, 10 * :scale)
-\\set delta random(-5000, 5000)
-BEGIN;
-UPDATE pgbench_accounts SET abalance = abalance + :delta WHERE aid = :aid;
-SELECT abalance FROM pgbench_accounts WHERE aid = :aid;
-INSERT INTO pgbench_history (tid, bid, aid, delta, mtime) VALUES (:tid, :bid, :aid, :delta, CURRENT_TIMESTAMP);
-END;
-"""
+TPCB_LIKE = "".join((_HEAD, _TELLERS_BRANCHES, _HISTORY))
+SIMPLE_UPDATE = "".join((_HEAD, _HISTORY))
 
 SELECT_ONLY = """\
 \\set aid random(1, 100000 * :scale)
