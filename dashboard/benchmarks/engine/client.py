@@ -1,0 +1,235 @@
+"""One benchmark client: its connection, its variables and its loop of transactions.
+
+`Client.run()` is a generator over the whole run. It yields only when it has to wait:
+`(WAIT_UNTIL, ns)` for a `\\sleep` or an open-loop schedule, `(WAIT_READ, fd)` /
+`(WAIT_WRITE, fd)` for the server in non-blocking mode. A process with one client drives
+it blocking (libpq waits inside `exec_prepared`, the generator yields only for sleeps);
+a process with several multiplexes their generators over one selector (see worker.py).
+
+The hot path avoids Python work it can: steps are tuples, constant expressions are
+folded, latencies go into a plain dict per second, results are never decoded.
+"""
+
+import bisect
+import random
+import time
+from dataclasses import dataclass
+
+import psycopg
+from psycopg import pq
+
+from .connection import ConnectFailed, connect_blocking
+from .script import STEP_SET, STEP_SQL, Script, ScriptError, compile_script
+
+WAIT_UNTIL, WAIT_READ, WAIT_WRITE = 0, 1, 2
+RETRYABLE = frozenset({"40001", "40P01"})  # serialization failure, deadlock (pgbench --max-tries)
+CONNECTION_LOST = "08006"
+CONNECT_FAILED = "08001"
+OK_STATUSES = (pq.ExecStatus.TUPLES_OK, pq.ExecStatus.COMMAND_OK, pq.ExecStatus.EMPTY_QUERY)
+FATAL = pq.ExecStatus.FATAL_ERROR
+SQLSTATE = pq.DiagnosticField.SQLSTATE
+MESSAGE = pq.DiagnosticField.MESSAGE_PRIMARY
+IN_TRANSACTION = (pq.TransactionStatus.INTRANS, pq.TransactionStatus.INERROR)
+
+
+@dataclass
+class ClientPlan:
+    """What every client of a run shares (pickled to the worker processes)."""
+
+    scripts: list[Script]
+    conninfo: bytes
+    session_statements: list[bytes]
+    prepared: bool
+    reconnect: bool
+    max_tries: int
+    variables: dict
+    start_ns: int = 0
+    deadline_ns: int = 0
+
+
+class Schedule:
+    """pgbench's -R: a Poisson process per worker; a free client takes the next slot."""
+
+    def __init__(self, rate_per_second: float, start_ns: int, rng: random.Random):
+        self.mean_gap_ns = 1e9 / rate_per_second
+        self.next_ns = float(start_ns)
+        self.expovariate = rng.expovariate
+
+    def take(self) -> int:
+        self.next_ns += self.mean_gap_ns * self.expovariate(1.0)
+        return int(self.next_ns)
+
+
+class Client:
+    def __init__(self, plan: ClientPlan, client_id: int, seed: int, recorder, control, schedule):
+        self.plan = plan
+        self.client_id = client_id
+        self.rng = random.Random(seed)
+        constants = {"client_id": client_id, "random_seed": seed, **plan.variables}
+        self.scripts = [compile_script(s, i, self.rng, constants) for i, s in enumerate(plan.scripts)]
+        self.variables = dict(constants)
+        weights = [s.weight for s in plan.scripts]
+        self.cumulative = [sum(weights[: i + 1]) for i in range(len(weights))]
+        self.recorder = recorder
+        self.control = control
+        self.schedule = schedule
+        self.conn: pq.PGconn | None = None
+        self.blocking = True
+
+    # --- connections ---------------------------------------------------------------------
+
+    def connect(self) -> int:
+        """Open (and prepare, in prepared mode) a connection; the nanoseconds it took."""
+        conn, took = connect_blocking(self.plan.conninfo, self.plan.session_statements)
+        started = time.perf_counter_ns()
+        if self.plan.prepared:
+            for script in self.scripts:
+                for step in script.steps:
+                    if step[0] == STEP_SQL:
+                        result = conn.prepare(step[1], step[2])
+                        if result.status != pq.ExecStatus.COMMAND_OK:
+                            message = (result.error_field(MESSAGE) or b"").decode(errors="replace")
+                            conn.finish()
+                            raise ScriptError(
+                                f"cannot prepare the statement: {message}", step[4], script.name
+                            )
+        if not self.blocking:
+            conn.nonblocking = 1
+        self.conn = conn
+        return took + time.perf_counter_ns() - started
+
+    def close(self) -> None:
+        if self.conn is not None:
+            self.conn.finish()
+            self.conn = None
+
+    def _reconnect(self) -> bool:
+        self.close()
+        try:
+            self.recorder.connected(self.connect())
+            return True
+        except ConnectFailed:
+            return False
+
+    def _rollback(self) -> None:
+        conn = self.conn
+        if conn is None or conn.status != pq.ConnStatus.OK:
+            self.close()
+        elif conn.transaction_status in IN_TRANSACTION:
+            if self.blocking:
+                conn.exec_(b"ROLLBACK")
+            else:  # rare: close instead of driving a ROLLBACK through the event loop
+                self.close()
+
+    # --- the run -------------------------------------------------------------------------
+
+    def pick_script(self):
+        if len(self.scripts) == 1:
+            return self.scripts[0]
+        draw = self.rng.random() * self.cumulative[-1]
+        return self.scripts[bisect.bisect_right(self.cumulative, draw)]
+
+    def run(self):
+        """The client's whole run; records into the recorder; see the module docstring."""
+        now = time.perf_counter_ns
+        control, recorder, plan = self.control, self.recorder, self.plan
+        variables, schedule = self.variables, self.schedule
+        prepared, blocking, reconnect = plan.prepared, self.blocking, plan.reconnect
+        track = plan.max_tries > 1
+        deadline = plan.deadline_ns
+        single = self.scripts[0] if len(self.scripts) == 1 else None
+        try:
+            while True:
+                script = single or self.pick_script()
+                if schedule is not None:
+                    scheduled = schedule.take()
+                    if scheduled >= deadline:
+                        return
+                    if now() < scheduled:
+                        yield (WAIT_UNTIL, scheduled)
+                    started = now()
+                else:
+                    scheduled = started = now()
+                if control.stopping or scheduled >= deadline:
+                    return
+                if (reconnect or self.conn is None) and not self._reconnect():
+                    recorder.failed(script.index, CONNECT_FAILED, now())
+                    continue
+                steps, tries, failure, trace, replay = script.steps, 0, None, [], None
+                while True:
+                    tries += 1
+                    failure, position = None, 0
+                    conn = self.conn
+                    for step in steps:
+                        kind = step[0]
+                        if kind == STEP_SQL:
+                            params = [str(variables[p]).encode() for p in step[3]] if step[3] else None
+                            if blocking:
+                                if prepared:
+                                    result = conn.exec_prepared(step[1], params)
+                                else:
+                                    result = conn.exec_params(step[2], params)
+                            else:
+                                result = yield from self._execute(conn, step, params, prepared)
+                            if result is None:
+                                failure = CONNECTION_LOST
+                                break
+                            if result.status not in OK_STATUSES:
+                                failure = (result.error_field(SQLSTATE) or b"").decode() or CONNECTION_LOST
+                                break
+                        elif kind == STEP_SET:
+                            if replay is None:
+                                value = step[2](variables)
+                                if track:
+                                    trace.append(value)
+                            else:
+                                value = replay[position]
+                                position += 1
+                            variables[step[1]] = value
+                        else:
+                            yield (WAIT_UNTIL, now() + step[1](variables))
+                    if failure is None:
+                        break
+                    self._rollback()
+                    if failure not in RETRYABLE or tries >= plan.max_tries or control.stopping:
+                        break
+                    recorder.retried()
+                    replay = trace
+                    if self.conn is None and not self._reconnect():
+                        failure = CONNECT_FAILED
+                        break
+                end = now()
+                if failure is None:
+                    recorder.succeeded(script.index, end, end - scheduled, started - scheduled)
+                else:
+                    recorder.failed(script.index, failure, end)
+                if reconnect:
+                    self.close()
+                if end >= control.next_check_ns:
+                    control.check(end)
+        finally:
+            self.close()
+
+    def _execute(self, conn: pq.PGconn, step, params, prepared: bool):
+        """Send one statement without blocking; yields until its results are in. None if the link broke."""
+        fd = conn.socket
+        try:
+            if prepared:
+                conn.send_query_prepared(step[1], params)
+            else:
+                conn.send_query_params(step[2], params)
+            while conn.flush():
+                yield (WAIT_WRITE, fd)
+            result = None
+            while True:
+                while conn.is_busy():
+                    yield (WAIT_READ, fd)
+                    conn.consume_input()
+                current = conn.get_result()
+                if current is None:
+                    return result
+                if result is None or current.status == FATAL:
+                    result = current
+        except psycopg.OperationalError:
+            self.close()
+            return None
