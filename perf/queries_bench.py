@@ -12,7 +12,7 @@ dashboard database is the local one (LOCAL_PG_PORT). Each 5-minute interval runs
 a hot set of 500 statements plus a rotating tenth of the others (about 950
 statements move per interval); snapshot times are spread over the last 24 hours.
 
-Run: LOCAL_PG_PORT=... bench/queries_bench [--statements 5000] [--snapshots 288] [--repeat 15] [--profile]
+Run: LOCAL_PG_PORT=... perf/queries_bench [--statements 5000] [--snapshots 288] [--repeat 15] [--profile]
 """
 
 import argparse
@@ -152,8 +152,7 @@ def main() -> None:
     from django.test.utils import setup_test_environment
     from django.utils import timezone
 
-    from dashboard.models import Membership, Project, Role, Team
-    from dashboard.models.queries import StatsSample
+    from dashboard.models import Membership, Project, Role, StatsSample, Team
     from dashboard.queries.collector import collect_project
 
     setup_test_environment()  # lets the test Client run against the bench database
@@ -235,8 +234,8 @@ def main() -> None:
             f"collector per snapshot (connect, read, deltas, store)    {collector:8.1f} ms "
             f"(median of {len(collect_ms)})"
         )
-        print(f"RATIO page / one pg_stat_statements read:   {page / read:5.2f}x (target <= 5x)")
-        print(f"RATIO collector / plain pg_stat_statements: {collector / reference:5.2f}x (target <= 3x)")
+        print(f"RATIO queries page / one pg_stat_statements read: {page / read:.2f}x (target <= 5x)")
+        print(f"RATIO collector / plain pg_stat_statements read: {collector / reference:.2f}x (target <= 3x)")
     finally:
         server.stop()  # the target server is thrown away with its data; the bench dashboard DB stays
 

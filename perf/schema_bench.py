@@ -15,7 +15,7 @@ Each figure is the median of --repeat runs after a warm-up; a page and its refer
 alternately so both see the same machine load. Target: page / reference <= 3.
 
 Run from the repository root with the local services up (make services):
-    LOCAL_PG_PORT=... .venv/bin/python bench/schema_bench.py [--tables 5000] [--repeat 30] [--rebuild]
+    LOCAL_PG_PORT=... .venv/bin/python perf/schema_bench.py [--tables 5000] [--repeat 30] [--rebuild]
 """
 
 import argparse
@@ -214,7 +214,7 @@ def main() -> int:
     from django.test.utils import setup_test_environment
 
     from dashboard.models import Membership, Project, Role, Team
-    from dashboard.schema_snapshots import capture_snapshot
+    from dashboard.schema.snapshots import capture_snapshot
     from tests.support import pg
 
     setup_test_environment()  # lets the test Client run against the bench database
@@ -277,6 +277,10 @@ def main() -> int:
     )
     print("the cost of Django's session, auth and template layers that every page pays.")
     print(f"\n{'OK' if worst <= TARGET_RATIO else 'SLOWER THAN TARGET'}: worst ratio {worst:.2f}x")
+    for name, page_ms, ref_ms in results:
+        print(
+            f"RATIO schema {name} page / catalog queries: {page_ms / ref_ms:.2f}x (target <= {TARGET_RATIO:g}x)"
+        )
     return 0
 
 
