@@ -149,9 +149,6 @@ CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 120, minimu
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 180, minimum=1)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
-CELERY_BEAT_SCHEDULE: dict = {
-    "reconcile-stale-task-runs": {"task": "dashboard.tasks.reconcile_stale_task_runs", "schedule": 60.0},
-}
 
 # Connections to target databases (see dashboard/targets/).
 TARGET_CONNECT_TIMEOUT = env_int("TARGET_CONNECT_TIMEOUT", 10, minimum=1)
@@ -195,18 +192,10 @@ NEON_STATE_CHECK_TIMEOUT = env_float("NEON_STATE_CHECK_TIMEOUT", 3.0)
 NEON_SYNC_INTERVAL_SECONDS = env_int("NEON_SYNC_INTERVAL_SECONDS", 60, minimum=10)
 # How long a branch or compute action waits for Neon's operations to finish.
 NEON_OPERATION_TIMEOUT = env_float("NEON_OPERATION_TIMEOUT", 120.0)
-CELERY_BEAT_SCHEDULE["neon-sync-branches"] = {
-    "task": "dashboard.neon.tasks.sync_all_neon_projects",
-    "schedule": float(NEON_SYNC_INTERVAL_SECONDS),
-}
 # --- schema ---
 # Periodic schema snapshots while the compute is active (skipped for idle Neon computes).
 SCHEMA_SNAPSHOT_INTERVAL_SECONDS = env_int("SCHEMA_SNAPSHOT_INTERVAL_SECONDS", 3600, minimum=60)
 SCHEMA_PAGE_SIZE = env_int("SCHEMA_PAGE_SIZE", 50, minimum=5)
-CELERY_BEAT_SCHEDULE["schema-periodic-snapshots"] = {
-    "task": "dashboard.tasks_schema.periodic_schema_snapshots",
-    "schedule": 300.0,
-}
 # Capturing reads the whole catalog in the background: it may take longer than a page's query,
 # but keeps the normal lock timeout so a held lock still gives "catalog busy" quickly.
 SCHEMA_CAPTURE_STATEMENT_TIMEOUT_MS = env_int("SCHEMA_CAPTURE_STATEMENT_TIMEOUT_MS", 60000, minimum=1000)
@@ -245,11 +234,12 @@ HEALTH_THRESHOLDS = {
     "slow_min_calls": env_int("HEALTH_SLOW_MIN_CALLS", 100, minimum=1),
     "slow_count": (env_int("HEALTH_SLOW_WARN", 1), env_int("HEALTH_SLOW_CRIT", 5)),
 }
-CELERY_BEAT_SCHEDULE["queries-collect-due"] = {
-    "task": "dashboard.queries.tasks.collect_due_statements",
-    "schedule": 60.0,
-}
-CELERY_BEAT_SCHEDULE["queries-cleanup"] = {
-    "task": "dashboard.queries.tasks.cleanup_statement_history",
-    "schedule": 3600.0,
+
+# --- beat: every periodic task, in one place, by its stable task name (see dashboard/tasks.py) ---
+CELERY_BEAT_SCHEDULE = {
+    "reconcile-stale-task-runs": {"task": "taskruns.reconcile_stale", "schedule": 60.0},
+    "neon-sync-branches": {"task": "neon.sync_all_projects", "schedule": float(NEON_SYNC_INTERVAL_SECONDS)},
+    "schema-periodic-snapshots": {"task": "schema.periodic_snapshots", "schedule": 300.0},
+    "queries-collect-due": {"task": "queries.collect_due", "schedule": 60.0},
+    "queries-cleanup": {"task": "queries.cleanup_history", "schedule": 3600.0},
 }

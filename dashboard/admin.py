@@ -2,9 +2,8 @@
 
 from django.contrib import admin
 
-from dashboard import audit
-from dashboard.models import AuditEvent, Membership, Project, TaskRun, Team
-from dashboard.models.queries import ApiToken
+from dashboard.common import audit
+from dashboard.models import ApiToken, AuditEvent, Membership, Project, TaskRun, Team
 
 
 def _scope(obj) -> dict:

@@ -1,14 +1,34 @@
-"""Connection settings for targets, taken from Django settings.
+"""Connection settings for targets, taken from Django settings, and the one way to open a target.
 
-The one place that turns a Project into connection parameters, so every area
-connects the same way (timeouts, application_name, pooled vs direct).
+The one place that turns a Project (+ branch) into connection parameters, so every
+area connects the same way (timeouts, application_name, pooled vs direct), and
+every connection error reaches the page as one TargetError with a safe message.
+
+Branch URLs: the default branch uses the URLs the admin registered. Other branches
+use the URIs the Neon API gave during the sync (GET /connection_uri, stored
+encrypted); failing that, the registered URL with the host of the branch's
+endpoint (the role, password and database are shared by all branches of a Neon project).
 """
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import psycopg
 from django.conf import settings
 
-from dashboard.targets.connect import TargetSettings
+from dashboard.neon.state import compute_for, resolve_branch
+from dashboard.targets.connect import (
+    Connected,
+    TargetError,
+    TargetSettings,
+    connect,
+    explain_query_error,
+    read_only,
+)
 from dashboard.targets.policy import HostPolicy, own_server_from
-from dashboard.targets.urls import is_neon_host, parse_url
+from dashboard.targets.urls import POOLER_MARK, InvalidURL, is_neon_host, parse_url, with_host
 
 
 def target_settings(url: str, *, interactive: bool = False, **overrides) -> TargetSettings:
@@ -41,16 +61,82 @@ def target_settings(url: str, *, interactive: bool = False, **overrides) -> Targ
 
 def read_url(project, branch=None) -> str:
     """URL for short dashboard reads: the pooled connection of `branch` (default branch if None)."""
-    from dashboard.neon.urls import branch_url
-
     return branch_url(project, branch, pooled=True)
 
 
 def direct_url(project, branch=None) -> str:
     """URL for session-scoped work (migrations, pg_dump, advisory locks) on `branch`."""
-    from dashboard.neon.urls import branch_url
-
     return branch_url(project, branch, pooled=False)
+
+
+def branch_url(project, branch=None, *, pooled: bool) -> str:
+    registered = project.pooled_url if pooled else project.effective_direct_url
+    record = resolve_branch(project, branch)
+    if record is None:
+        if branch is not None and project.is_neon:
+            raise InvalidURL("That branch is unknown to the dashboard; sync the branches first.")
+        return registered
+    if record.is_default:
+        return registered
+    stored = record.pooled_uri if pooled else record.direct_uri
+    if stored:
+        return stored
+    compute = compute_for(project, record)
+    if compute is None or not compute.host:
+        raise InvalidURL(f"Branch {record.name} has no compute to connect to.")
+    return replace_host(
+        registered, compute.pooled_host if pooled and _is_pooler(registered) else compute.host
+    )
+
+
+def _is_pooler(url: str) -> bool:
+    try:
+        host = urlsplit(url).hostname or ""
+    except ValueError:
+        return False
+    return host.partition(".")[0].endswith(POOLER_MARK)
+
+
+def replace_host(url: str, host: str) -> str:
+    if not urlsplit(url).hostname:
+        return url
+    return with_host(url, host)
+
+
+@dataclass
+class OpenTarget:
+    """An open connection to a target, with the settings it was opened with."""
+
+    conn: psycopg.Connection
+    cfg: TargetSettings
+    connected: Connected
+
+    def read_only(self):
+        """A read-only transaction with the timeouts set (see targets.connect.read_only)."""
+        return read_only(self.conn, self.cfg)
+
+
+@contextmanager
+def open_target(
+    project, branch=None, *, direct: bool = False, interactive: bool = False, **overrides
+) -> Iterator[OpenTarget]:
+    """Open the project's target (or `branch`'s) and close it after the block.
+
+    Every failure, while connecting or inside the block (an unusable URL, a refused or
+    silent server, a statement or lock timeout, a lost connection), comes out as one
+    TargetError whose `message` is safe to show; other exceptions pass through unchanged.
+    `overrides` go to target_settings (e.g. statement_timeout_ms).
+    """
+    try:
+        url = direct_url(project, branch) if direct else read_url(project, branch)
+        cfg = target_settings(url, interactive=interactive, **overrides)
+        connected = connect(url, cfg)
+        with connected.conn as conn:
+            yield OpenTarget(conn, cfg, connected)
+    except InvalidURL as exc:
+        raise TargetError(str(exc), code="url") from None
+    except psycopg.Error as exc:
+        raise explain_query_error(exc) from None
 
 
 def host_policy() -> HostPolicy:

@@ -2,7 +2,7 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from dashboard.access import get_project_for_user
+from dashboard.common.access import get_project_for_user
 
 
 @login_required

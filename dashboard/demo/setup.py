@@ -10,7 +10,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from psycopg import sql
 
-from dashboard import audit
+from dashboard.common import audit
 from dashboard.models import Membership, Project, Role, Team
 
 PAGILA_DIR = Path(settings.BASE_DIR).parent / "shared" / "fixtures" / "pagila"

@@ -8,14 +8,13 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.utils import timezone
 
-from dashboard import audit, taskruns
-from dashboard.connections import read_url, target_settings
-from dashboard.models import NeonBranch, NeonCompute
-from dashboard.models.core import Outcome
+from dashboard.common import audit
+from dashboard.connections import open_target
+from dashboard.models import NeonBranch, NeonCompute, Outcome
 from dashboard.neon.client import NeonAPIError
 from dashboard.neon.sync import client_for, sync_project
-from dashboard.targets.connect import TargetError, connect, read_only
-from dashboard.targets.urls import InvalidURL
+from dashboard.targets.connect import TargetError
+from dashboard.taskruns import lifecycle
 
 LABELS = {
     "create": "Create branch",
@@ -53,9 +52,9 @@ def run_action(run) -> None:
     label = params.get("name") or (branch.name if branch else params.get("branch_id", ""))
     try:
         result = _perform(run, action, branch)
-    except (NeonAPIError, ActionRefused, TargetError, InvalidURL, SoftTimeLimitExceeded) as exc:
+    except (NeonAPIError, ActionRefused, TargetError, SoftTimeLimitExceeded) as exc:
         message = getattr(exc, "message", None) or str(exc) or "The action took too long and was stopped."
-        taskruns.fail(run, message)
+        lifecycle.fail(run, message)
         audit.record(
             run.created_by,
             f"neon.{action}",
@@ -66,7 +65,7 @@ def run_action(run) -> None:
             error=message,
         )
         return
-    taskruns.succeed(run, result, progress=f"{LABELS.get(action, action)}: done")
+    lifecycle.succeed(run, result, progress=f"{LABELS.get(action, action)}: done")
     audit.record(
         run.created_by,
         f"neon.{action}",
@@ -100,7 +99,7 @@ def _perform(run, action: str, branch: NeonBranch | None) -> dict:
             answer = _call_for_existing(client, pid, action, branch)
             result = {"branch_id": branch.branch_id}
         _wait(client, run, pid, answer.get("operations") or [])
-        taskruns.heartbeat(run, "Refreshing branches and computes")
+        lifecycle.heartbeat(run, "Refreshing branches and computes")
         sync_project(project, client)
     if action in ("start", "wake"):
         # A person asked for the compute: connect once and record the cold start.
@@ -127,7 +126,7 @@ def _wait(client, run, pid: str, operations: list[dict]) -> None:
     def progress(ops):
         done = sum(1 for op in ops if op.get("status") in ("finished", "skipped", "cancelled"))
         names = ", ".join(f"{op.get('action', '?')} {op.get('status', '?')}" for op in ops)
-        taskruns.heartbeat(run, f"Neon operations {done}/{len(ops)}: {names}")
+        lifecycle.heartbeat(run, f"Neon operations {done}/{len(ops)}: {names}")
 
     if operations:
         client.wait_for_operations(
@@ -137,11 +136,9 @@ def _wait(client, run, pid: str, operations: list[dict]) -> None:
 
 def _measure_connect(project, branch: NeonBranch) -> dict:
     """Connect once to the woken compute (retrying cold-start errors) and record how long it took."""
-    url = read_url(project, branch)
-    cfg = target_settings(url)
-    connected = connect(url, cfg)
-    with connected.conn as conn, read_only(conn, cfg) as cur:
+    with open_target(project, branch) as target, target.read_only() as cur:
         cur.execute("/* neon-ops-dashboard wake */ SELECT 1")
+    connected = target.connected
     connect_ms = round(connected.connect_seconds * 1000, 1)
     NeonCompute.objects.filter(
         branch__project=project, branch__branch_id=branch.branch_id, type="read_write"

@@ -5,12 +5,12 @@ import logging
 from celery import shared_task
 from django.utils import timezone
 
-from dashboard import audit, taskruns
-from dashboard.models import NeonSyncState, Project
-from dashboard.models.core import Outcome
+from dashboard.common import audit
+from dashboard.models import NeonSyncState, Outcome, Project
 from dashboard.neon.actions import run_action
 from dashboard.neon.client import NeonAPIError
 from dashboard.neon.sync import sync_project
+from dashboard.taskruns import lifecycle
 
 log = logging.getLogger(__name__)
 
@@ -23,28 +23,28 @@ def neon_projects():
 
 
 def run_sync(run) -> None:
-    taskruns.heartbeat(run, "Reading branches and computes from Neon")
+    lifecycle.heartbeat(run, "Reading branches and computes from Neon")
     try:
         summary = sync_project(run.project)
     except NeonAPIError as exc:
-        taskruns.fail(run, exc.message)
+        lifecycle.fail(run, exc.message)
         audit.record(
             run.created_by, "neon.sync", project=run.project, outcome=Outcome.FAILURE, error=exc.message
         )
         return
-    taskruns.succeed(
+    lifecycle.succeed(
         run, summary.as_dict(), progress=f"{summary.branches} branches, {summary.computes} computes"
     )
 
 
-@shared_task(soft_time_limit=60, time_limit=90)
+@shared_task(name="neon.sync_project", soft_time_limit=60, time_limit=90)
 def sync_neon_project(run_id: str) -> None:
-    run = taskruns.claim(run_id)
+    run = lifecycle.claim(run_id)
     if run is not None:
-        taskruns.execute(run, run_sync, audit_action="neon.sync")
+        lifecycle.execute(run, run_sync, audit_action="neon.sync")
 
 
-@shared_task(soft_time_limit=240, time_limit=300)
+@shared_task(name="neon.sync_all_projects", soft_time_limit=240, time_limit=300)
 def sync_all_neon_projects() -> dict:
     """Periodic: only the Neon API is called, so idle computes stay idle.
 
@@ -69,8 +69,8 @@ def sync_all_neon_projects() -> dict:
     return outcome
 
 
-@shared_task(soft_time_limit=180, time_limit=240)
+@shared_task(name="neon.action", soft_time_limit=180, time_limit=240)
 def neon_action(run_id: str) -> None:
-    run = taskruns.claim(run_id)
+    run = lifecycle.claim(run_id)
     if run is not None:
-        taskruns.execute(run, run_action, audit_action=f"neon.{run.params.get('action', 'action')}")
+        lifecycle.execute(run, run_action, audit_action=f"neon.{run.params.get('action', 'action')}")

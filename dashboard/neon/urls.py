@@ -1,47 +1,18 @@
-"""Connection URLs of a Neon branch.
+"""Routes of the neon area: the branches page and its actions."""
 
-The default branch uses the URLs the admin registered. Other branches use the
-URIs the Neon API gave during the sync (GET /connection_uri, stored encrypted);
-failing that, the registered URL with the host of the branch's endpoint (the
-role, password and database are shared by all branches of a Neon project).
-"""
+from django.urls import path
 
-from urllib.parse import urlsplit
+from dashboard.neon import views
 
-from dashboard.targets.urls import POOLER_MARK, InvalidURL, with_host
-
-
-def branch_url(project, branch=None, *, pooled: bool) -> str:
-    from dashboard.neon.state import compute_for, resolve_branch
-
-    registered = project.pooled_url if pooled else project.effective_direct_url
-    record = resolve_branch(project, branch)
-    if record is None:
-        if branch is not None and project.is_neon:
-            raise InvalidURL("That branch is unknown to the dashboard; sync the branches first.")
-        return registered
-    if record.is_default:
-        return registered
-    stored = record.pooled_uri if pooled else record.direct_uri
-    if stored:
-        return stored
-    compute = compute_for(project, record)
-    if compute is None or not compute.host:
-        raise InvalidURL(f"Branch {record.name} has no compute to connect to.")
-    return replace_host(
-        registered, compute.pooled_host if pooled and _is_pooler(registered) else compute.host
-    )
-
-
-def _is_pooler(url: str) -> bool:
-    try:
-        host = urlsplit(url).hostname or ""
-    except ValueError:
-        return False
-    return host.partition(".")[0].endswith(POOLER_MARK)
-
-
-def replace_host(url: str, host: str) -> str:
-    if not urlsplit(url).hostname:
-        return url
-    return with_host(url, host)
+B = "projects/<slug:slug>/branches/"
+urlpatterns = [
+    path(B, views.branch_list, name="branch_list"),
+    path(B + "sync/", views.branch_sync, name="branch_sync"),
+    path(B + "new/", views.branch_create, name="branch_create"),
+    path(B + "tasks/<uuid:run_id>/", views.task_status, name="branch_task_status"),
+    path(B + "<slug:branch_id>/delete/", views.branch_delete, name="branch_delete"),
+    path(B + "<slug:branch_id>/reset/", views.branch_reset, name="branch_reset"),
+    path(B + "<slug:branch_id>/start/", views.compute_start, name="compute_start"),
+    path(B + "<slug:branch_id>/suspend/", views.compute_suspend, name="compute_suspend"),
+    path(B + "<slug:branch_id>/wake/", views.compute_wake, name="compute_wake"),
+]

@@ -11,12 +11,11 @@ import logging
 from datetime import datetime, timedelta
 
 import pglast
-import psycopg
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from dashboard.connections import read_url, target_settings
+from dashboard.connections import open_target
 from dashboard.introspection.statements import (
     StatementsSnapshot,
     StatementsUnavailable,
@@ -24,12 +23,10 @@ from dashboard.introspection.statements import (
     read_snapshot,
     read_texts,
 )
-from dashboard.models import Project
-from dashboard.models.queries import CollectorState, CollectorStatus, QueryText, Statement, StatsSample
+from dashboard.models import CollectorState, CollectorStatus, Project, QueryText, Statement, StatsSample
 from dashboard.neon.state import compute_is_idle
 from dashboard.queries.deltas import DeltaResult, compute_deltas, next_baseline, pack_totals, unpack_totals
-from dashboard.targets.connect import TargetError, connect, explain_query_error, read_only
-from dashboard.targets.urls import InvalidURL
+from dashboard.targets.connect import TargetError
 
 log = logging.getLogger(__name__)
 
@@ -85,10 +82,8 @@ def collect_project(project: Project, *, now: datetime | None = None) -> Collect
             "Neon reports the compute idle; not connecting, so it stays suspended.",
             now + interval(),
         )
-    url = read_url(project)
     try:
-        cfg = target_settings(url)
-        with connect(url, cfg).conn as conn, read_only(conn, cfg) as cur:
+        with open_target(project) as target, target.read_only() as cur:
             snap = read_snapshot(cur)
             previous_totals = unpack_totals(state.totals)
             result = compute_deltas(state.baseline, previous_totals, snap)
@@ -100,10 +95,8 @@ def collect_project(project: Project, *, now: datetime | None = None) -> Collect
         delay = quiet_delay(state.quiet_streak)
         message = f"{exc.message} Next try in {int(delay.total_seconds())} s."
         return _finish(state, CollectorStatus.UNAVAILABLE, message, now + delay)
-    except (TargetError, InvalidURL) as exc:
-        return _finish(state, CollectorStatus.ERROR, getattr(exc, "message", str(exc)), now + interval())
-    except psycopg.Error as exc:
-        return _finish(state, CollectorStatus.ERROR, explain_query_error(exc).message, now + interval())
+    except TargetError as exc:
+        return _finish(state, CollectorStatus.ERROR, exc.message, now + interval())
     with transaction.atomic():
         _store_samples(project, state, result, statement_ids, now)
         _record_snapshot(state, snap, result, statement_ids, own_ids, now)

@@ -11,7 +11,7 @@ import pglast
 from django.db import connection
 from django.db.models import Sum
 
-from dashboard.models.queries import QueryText, Statement, StatsSample
+from dashboard.models import QueryText, Statement, StatsSample
 
 WINDOWS = {"1h": timedelta(hours=1), "24h": timedelta(hours=24), "7d": timedelta(days=7)}
 WINDOW_LABELS = {"1h": "Last hour", "24h": "Last 24 hours", "7d": "Last 7 days", "custom": "Custom"}

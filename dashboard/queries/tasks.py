@@ -3,13 +3,12 @@
 from celery import shared_task
 from django.utils import timezone
 
-from dashboard.models import Project
-from dashboard.models.queries import CollectorStatus, HealthSnapshot
+from dashboard.health.services import cleanup_snapshots, take_health_snapshot
+from dashboard.models import CollectorStatus, HealthSnapshot, Project
 from dashboard.queries.collector import claim_due, cleanup, collect_project, due_project_ids
-from dashboard.queries.healthstore import cleanup_snapshots, take_health_snapshot
 
 
-@shared_task(soft_time_limit=30, time_limit=60)
+@shared_task(name="queries.collect_due", soft_time_limit=30, time_limit=60)
 def collect_due_statements() -> int:
     """Beat entry: enqueue one collection per project whose snapshot is due."""
     ids = due_project_ids(timezone.now())
@@ -18,7 +17,7 @@ def collect_due_statements() -> int:
     return len(ids)
 
 
-@shared_task(soft_time_limit=90, time_limit=120)
+@shared_task(name="queries.collect_statements", soft_time_limit=90, time_limit=120)
 def collect_statements(project_id: int) -> str:
     """Snapshot statements, then health checks on the same cadence (so health checks back off too)."""
     project = Project.objects.filter(pk=project_id).first()
@@ -32,6 +31,6 @@ def collect_statements(project_id: int) -> str:
     return state.status
 
 
-@shared_task(soft_time_limit=300, time_limit=360)
+@shared_task(name="queries.cleanup_history", soft_time_limit=300, time_limit=360)
 def cleanup_statement_history() -> dict:
     return {**cleanup(), "health_snapshots": cleanup_snapshots()}

@@ -5,7 +5,7 @@ from dataclasses import asdict, dataclass
 
 import psycopg
 
-from .connect import TargetError, TargetSettings, connect, explain_query_error, read_only
+from .connect import Connected, TargetError, TargetSettings, connect, explain_query_error, read_only
 
 CHECK_SQL = """/* neon-ops-dashboard check */
 SELECT current_setting('server_version_num')::int,
@@ -46,7 +46,11 @@ def _pg_stat_statements_readable(cur: psycopg.Cursor) -> bool:
 
 
 def check_connection(url: str, cfg: TargetSettings) -> CheckResult:
-    connected = connect(url, cfg)
+    return check_connected(connect(url, cfg), cfg)
+
+
+def check_connected(connected: Connected, cfg: TargetSettings) -> CheckResult:
+    """Check a connection just opened (round trip, version, extensions); closes it."""
     try:
         with connected.conn as conn:
             started = time.monotonic()

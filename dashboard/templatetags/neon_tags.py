@@ -24,7 +24,7 @@ def neon_overview(project) -> dict:
     }
 
 
-@register.inclusion_tag("branches/_branch_picker.html", takes_context=True)
+@register.inclusion_tag("neon/_branch_picker.html", takes_context=True)
 def neon_branch_picker(context, project) -> dict:
     """A GET form choosing ?branch=<name> for pages that act on a target; nothing for non-Neon projects.
 
@@ -43,7 +43,7 @@ def neon_branch_picker(context, project) -> dict:
     }
 
 
-@register.inclusion_tag("branches/_compute_idle.html", takes_context=True)
+@register.inclusion_tag("neon/_compute_idle.html", takes_context=True)
 def neon_idle_notice(context, project, branch=None) -> dict:
     """For pages that would read a target: 'the compute is idle' with a wake button (engineers and admins).
 

@@ -5,8 +5,8 @@ import time
 import pytest
 
 from dashboard.models import Project
-from tests.browser.conftest import browser_type_launch_args, login  # noqa: F401  (Chromium for browser tests)
 from tests.support import pg
+from tests.support.browser import browser_type_launch_args, login  # noqa: F401  (Chromium for browser tests)
 from tests.support.neon_standin import RunningStandIn, StandIn
 
 STANDIN_KEY = "standin-test-key"

@@ -3,10 +3,10 @@
 import psycopg
 import pytest
 
-from dashboard import taskruns
 from dashboard.models import AuditEvent, NeonBranch, NeonCompute, Project, TaskRun
 from dashboard.neon.actions import run_action
 from dashboard.neon.sync import sync_project
+from dashboard.taskruns import lifecycle
 from tests.neon.conftest import STANDIN_PROJECT
 from tests.neon.test_sync import make_branch
 
@@ -37,7 +37,7 @@ def run_queued(project):
     )
     assert queued, "no action was queued"
     for pending in queued:
-        run = taskruns.claim(str(pending.pk))
+        run = lifecycle.claim(str(pending.pk))
         run_action(run)
     return TaskRun.objects.filter(project=project, kind="neon.action").order_by("-created_at").first()
 
@@ -82,7 +82,7 @@ def recorded(team):
 @pytest.mark.parametrize("who_index, who", list(enumerate(WHO)))
 @pytest.mark.parametrize("method, url, data, expected", MATRIX)
 def test_permission_matrix(client_for, recorded, users, who_index, who, method, url, data, expected):
-    run = taskruns.TaskRun.objects.create(kind="neon.sync", project=recorded, params={"action": "sync"})
+    run = TaskRun.objects.create(kind="neon.sync", project=recorded, params={"action": "sync"})
     ids = {"{dev}": "br-dev-1", "{main}": "br-main-1", "{run}": str(run.pk)}
     for key, value in ids.items():
         url = url.replace(key, value)
@@ -289,7 +289,7 @@ def test_sync_on_demand_is_queued_and_audited(client_for, synced):
     assert AuditEvent.objects.filter(action="neon.sync", actor__username="engineer").exists()
     from dashboard.neon.tasks import run_sync
 
-    run_sync(taskruns.claim(str(run.pk)))
+    run_sync(lifecycle.claim(str(run.pk)))
     run.refresh_from_db()
     assert run.status == "succeeded" and run.result["branches"] == 2
     assert STANDIN_PROJECT
@@ -325,7 +325,7 @@ def test_failed_sync_is_shown_and_audited(client_for, synced, neon_standin):
     client_for("engineer").post(B + "sync/")
     run = TaskRun.objects.get(kind="neon.sync", status="queued")
     neon_standin.standin.fail_next(401)
-    run_sync(taskruns.claim(str(run.pk)))
+    run_sync(lifecycle.claim(str(run.pk)))
     run.refresh_from_db()
     assert run.status == "failed"
     assert AuditEvent.objects.filter(action="neon.sync", outcome="failure").exists()

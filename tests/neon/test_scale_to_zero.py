@@ -7,10 +7,10 @@ means no job or page even tried to connect, and no job asked Neon to start it.
 import pytest
 
 from config.celery import app as celery_app
-from dashboard import taskruns
-from dashboard.models import NeonCompute, NeonSyncState
+from dashboard.models import NeonCompute, NeonSyncState, TaskRun
 from dashboard.neon.sync import sync_project
 from dashboard.neon.tasks import SYNC_KIND, sync_neon_project
+from dashboard.taskruns import lifecycle
 from tests.conftest import wait_until
 from tests.neon.conftest import STANDIN_PROJECT
 from tests.neon.test_sync import client_for_standin, make_branch, suspend
@@ -71,7 +71,7 @@ def test_periodic_jobs_leave_an_idle_compute_idle(
 
     jobs = run_every_periodic_job(settings, django_capture_on_commit_callbacks)
 
-    assert "dashboard.neon.tasks.sync_all_neon_projects" in jobs
+    assert "neon.sync_all_projects" in jobs
     standin = neon_standin.standin
     assert standin.state["endpoints"][idle_default_compute]["current_state"] == "idle"
     assert standin.attempts_on(idle_default_compute) == 0, (
@@ -114,8 +114,8 @@ def test_waking_is_what_a_person_asks_for(client_for, neon_project, neon_standin
 @pytest.mark.worker
 def test_sync_on_demand_runs_on_a_real_worker(neon_worker, neon_project, neon_standin, client_for):
     make_branch(neon_standin, "from-worker")
-    run = taskruns.enqueue(sync_neon_project, SYNC_KIND, project=neon_project, params={"action": "sync"})
-    wait_until(lambda: taskruns.TaskRun.objects.get(pk=run.pk).is_finished)
+    run = lifecycle.enqueue(sync_neon_project, SYNC_KIND, project=neon_project, params={"action": "sync"})
+    wait_until(lambda: TaskRun.objects.get(pk=run.pk).is_finished)
     run.refresh_from_db()
     assert run.status == "succeeded", run.error
     html = client_for("viewer").get("/projects/pagila-neon/branches/").content.decode()

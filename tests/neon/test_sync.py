@@ -214,7 +214,7 @@ def test_idle_notice_and_wake_button_follow_the_jobs_decision(
         return Template("{% load neon_tags %}" + source).render(Context(context))
 
     notice = "{% neon_idle_notice project %}"
-    overview = "{% include 'projects/_overview_neon.html' %}"
+    overview = "{% include 'neon/_overview.html' %}"
     assert render(notice).strip() == "" and "Wake compute" not in render(overview)
 
     NeonCompute.objects.filter(project=neon_project).update(current_state="active", pending_state="idle")

@@ -12,11 +12,11 @@ import psycopg
 import pytest
 
 from dashboard.models import Project
-from tests.browser.conftest import browser_type_launch_args, login  # noqa: F401  (Chromium for browser tests)
 from tests.conftest import wait_until
 from tests.neon.conftest import neon_project, neon_settings, neon_standin, standin_db  # noqa: F401  (Neon stand-in)
 from tests.neon.test_scale_to_zero import idle_default_compute  # noqa: F401
 from tests.support import pg
+from tests.support.browser import browser_type_launch_args, login  # noqa: F401  (Chromium for browser tests)
 
 PG15_BIN = Path("/usr/lib/postgresql/15/bin")
 

@@ -8,11 +8,11 @@ from django.db.models import Sum
 from django.utils import timezone
 from psycopg import sql
 
-from dashboard.models import Project
-from dashboard.models.queries import (
+from dashboard.models import (
     CollectorState,
     CollectorStatus,
     HealthSnapshot,
+    Project,
     QueryText,
     Statement,
     StatsSample,

@@ -7,8 +7,7 @@ import pytest
 from django.utils import timezone
 from psycopg import sql
 
-from dashboard.models import AuditEvent
-from dashboard.models.queries import QueryText
+from dashboard.models import AuditEvent, QueryText
 from dashboard.queries.collector import collect_project
 from tests.queries.conftest import run_workload
 

@@ -2,8 +2,7 @@
 
 import pytest
 
-from dashboard.models import AuditEvent
-from dashboard.models.queries import QueryText
+from dashboard.models import AuditEvent, QueryText
 from dashboard.queries.collector import collect_project
 from tests.queries.conftest import run_workload
 

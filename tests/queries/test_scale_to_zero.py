@@ -2,8 +2,14 @@
 
 import pytest
 
-from dashboard.models import AuditEvent, NeonCompute
-from dashboard.models.queries import CollectorState, CollectorStatus, HealthSnapshot, QueryText
+from dashboard.models import (
+    AuditEvent,
+    CollectorState,
+    CollectorStatus,
+    HealthSnapshot,
+    NeonCompute,
+    QueryText,
+)
 from dashboard.queries.tasks import collect_statements
 
 pytestmark = pytest.mark.django_db
@@ -44,7 +50,7 @@ def test_activity_page_does_not_wake_an_idle_compute_unless_an_engineer_asks(
     )  # stop polling
     engineer = client_for("engineer")
     body = engineer.get("/projects/pagila-neon/activity/").content.decode()
-    # Engineers wake it with the audited POST of the branches area, never with a GET flag.
+    # Engineers wake it with the audited POST of the neon area, never with a GET flag.
     assert "Wake compute" in body and wake_form in body and "wake=1" not in body
     for url in (
         "/projects/pagila-neon/activity/?wake=1",

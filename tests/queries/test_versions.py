@@ -4,8 +4,7 @@ import psycopg
 import pytest
 
 from dashboard.introspection.statements import read_snapshot
-from dashboard.models import Project
-from dashboard.models.queries import CollectorStatus, QueryText, StatsSample
+from dashboard.models import CollectorStatus, Project, QueryText, StatsSample
 from dashboard.queries.collector import collect_project
 from tests.queries.conftest import prepare_items, run_workload
 

@@ -3,7 +3,7 @@
 import pytest
 from django.utils import timezone
 
-from dashboard.models.queries import CollectorState, CollectorStatus, HealthSnapshot, StatsSample
+from dashboard.models import CollectorState, CollectorStatus, HealthSnapshot, StatsSample
 from dashboard.queries.tasks import collect_due_statements, collect_statements
 from tests.conftest import wait_until
 from tests.queries.conftest import run_workload

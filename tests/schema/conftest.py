@@ -2,7 +2,7 @@
 
 import pytest
 
-from dashboard.schema_snapshots import capture_snapshot
+from dashboard.schema.snapshots import capture_snapshot
 from tests.support import pg
 
 
@@ -32,4 +32,4 @@ def snapshot(project):
 
 
 # Browser tests of this area reuse the shared Chromium set-up (real Chromium, live server, login form).
-from tests.browser.conftest import browser_type_launch_args, login  # noqa: E402,F401
+from tests.support.browser import browser_type_launch_args, login  # noqa: E402,F401

@@ -3,7 +3,7 @@
 import pytest
 from playwright.sync_api import expect
 
-from dashboard.views.schema_urls import table_url
+from dashboard.schema.converters import table_url
 from tests.schema.test_hostile_names import HOSTILE_SCHEMA, HOSTILE_SQL, SCRIPT
 
 pytestmark = pytest.mark.browser

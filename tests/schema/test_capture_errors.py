@@ -4,15 +4,15 @@ import socket
 
 import pytest
 
-from dashboard import taskruns
 from dashboard.models import Project, SchemaSnapshot, TaskRun
-from dashboard.tasks_schema import (
+from dashboard.schema.tasks import (
     BRANCH_COMPARE_KIND,
     SNAPSHOT_KIND,
     request_snapshot,
     run_branch_compare,
     run_capture,
 )
+from dashboard.taskruns import lifecycle
 from tests.support import pg
 
 pytestmark = pytest.mark.django_db
@@ -32,7 +32,7 @@ def test_unreachable_target_fails_the_refresh_with_a_clear_message(client_for, t
         pooled_url=f"postgresql://u:secret-pw@127.0.0.1:{closed_port()}/db",
     )
     run = request_snapshot(project, user=users["engineer"])
-    run_capture(taskruns.claim(str(run.pk)))
+    run_capture(lifecycle.claim(str(run.pk)))
     run.refresh_from_db()
     assert run.status == "failed" and run.error.startswith("Connection refused by 127.0.0.1:")
     assert not SchemaSnapshot.objects.exists()
@@ -53,7 +53,7 @@ def test_a_role_without_table_privileges_can_capture_the_schema(project, target_
     project.refresh_from_db()
     try:
         run = request_snapshot(project)
-        run_capture(taskruns.claim(str(run.pk)))
+        run_capture(lifecycle.claim(str(run.pk)))
         run.refresh_from_db()
         assert run.status == "succeeded", run.error
         assert SchemaSnapshot.objects.get(project=project).counts["relations"] == 1
@@ -65,7 +65,7 @@ def test_branch_comparison_with_a_vanished_branch_fails_clearly(project):
     run = TaskRun.objects.create(
         kind=BRANCH_COMPARE_KIND, project=project, params={"base": "br-x", "head": "br-y"}
     )
-    run_branch_compare(taskruns.claim(str(run.pk)))
+    run_branch_compare(lifecycle.claim(str(run.pk)))
     run.refresh_from_db()
     assert run.status == "failed" and run.error == "The base branch is no longer known for this project."
     assert not SchemaSnapshot.objects.exists()

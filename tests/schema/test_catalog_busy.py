@@ -4,9 +4,9 @@ import time
 
 import pytest
 
-from dashboard import taskruns
 from dashboard.models import SchemaSnapshot, TaskRun
-from dashboard.tasks_schema import SNAPSHOT_KIND, run_capture
+from dashboard.schema.tasks import SNAPSHOT_KIND, run_capture
+from dashboard.taskruns import lifecycle
 from tests.support import pg
 
 pytestmark = pytest.mark.django_db
@@ -32,7 +32,7 @@ def test_refresh_reports_catalog_busy_within_the_lock_timeout(client_for, projec
     client.post("/projects/shop/schema/refresh/")
     run = TaskRun.objects.get(kind=SNAPSHOT_KIND)
     started = time.monotonic()
-    run_capture(taskruns.claim(str(run.pk)))
+    run_capture(lifecycle.claim(str(run.pk)))
     elapsed = time.monotonic() - started
     run.refresh_from_db()
     assert run.status == "failed"

@@ -5,7 +5,7 @@ import pytest
 from dashboard.introspection.diff import diff_catalogs
 from dashboard.introspection.schema import read_catalog_from_url
 from dashboard.models import TaskRun
-from dashboard.schema_snapshots import diff_snapshots, load_catalog, read_project_catalog, store_catalog
+from dashboard.schema.snapshots import diff_snapshots, load_catalog, read_project_catalog, store_catalog
 from dashboard.targets.connect import TargetSettings
 from tests.support import pg
 

@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from dashboard.views.schema_urls import table_url
+from dashboard.schema.converters import table_url
 
 pytestmark = pytest.mark.django_db
 

@@ -3,17 +3,17 @@
 import psycopg
 import pytest
 
-from dashboard import taskruns
 from dashboard.connections import read_url
 from dashboard.models import NeonBranch, NeonCompute, TaskRun
 from dashboard.neon.sync import sync_project
-from dashboard.tasks_schema import (
+from dashboard.schema.tasks import (
     BRANCH_COMPARE_KIND,
     SNAPSHOT_KIND,
     run_branch_compare,
     run_capture,
     schedule_periodic_snapshots,
 )
+from dashboard.taskruns import lifecycle
 from tests.neon.conftest import neon_project, neon_settings, neon_standin, standin_db  # noqa: F401
 from tests.neon.test_sync import make_branch, suspend
 
@@ -46,7 +46,7 @@ def test_compare_two_branches_reads_both_and_shows_the_diff(client_for, with_dev
     )
     assert response.status_code == 302
     run = TaskRun.objects.get(kind=BRANCH_COMPARE_KIND)
-    run_branch_compare(taskruns.claim(str(run.pk)))
+    run_branch_compare(lifecycle.claim(str(run.pk)))
     run.refresh_from_db()
     assert run.status == "succeeded", run.error
     status = client.get("/projects/pagila-neon/schema/compare/", HTTP_HX_REQUEST="true")
@@ -73,7 +73,7 @@ def test_periodic_snapshots_skip_an_idle_neon_compute(with_dev_branch, neon_stan
     suspend(neon_standin, main_compute.endpoint_id)
     sync_project(project)
     # The run queued before the compute suspended does not wake it either.
-    run_capture(taskruns.claim(str(queued.pk)))
+    run_capture(lifecycle.claim(str(queued.pk)))
     queued.refresh_from_db()
     assert queued.status == "succeeded" and queued.progress == "Skipped: the compute is idle"
     assert not project.schema_snapshots.exists()
@@ -96,7 +96,7 @@ def test_schema_pages_show_a_chosen_branch_with_its_own_snapshots(client_for, wi
     assert response["Location"] == "/projects/pagila-neon/schema/?branch=dev"
     run = TaskRun.objects.get(kind=SNAPSHOT_KIND)
     assert run.params["branch"] == dev.branch_id
-    run_capture(taskruns.claim(str(run.pk)))
+    run_capture(lifecycle.claim(str(run.pk)))
     run.refresh_from_db()
     assert run.status == "succeeded", run.error
     assert project.schema_snapshots.get().branch_id == dev.branch_id

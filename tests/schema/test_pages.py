@@ -3,9 +3,9 @@
 import pytest
 from django.test import override_settings
 
-from dashboard import taskruns
 from dashboard.models import SchemaSnapshot, TaskRun
-from dashboard.tasks_schema import SNAPSHOT_KIND, run_capture
+from dashboard.schema.tasks import SNAPSHOT_KIND, run_capture
+from dashboard.taskruns import lifecycle
 
 pytestmark = pytest.mark.django_db
 
@@ -129,7 +129,7 @@ def test_refresh_queues_a_capture_and_the_task_stores_a_snapshot(client_for, pro
     run = TaskRun.objects.get(kind=SNAPSHOT_KIND, project=project)
     assert run.created_by == users["engineer"]
     # Same code path as the Celery task (claim, then capture).
-    run_capture(taskruns.claim(str(run.pk)))
+    run_capture(lifecycle.claim(str(run.pk)))
     run.refresh_from_db()
     assert run.status == "succeeded"
     snap = SchemaSnapshot.objects.get(project=project)
@@ -146,7 +146,7 @@ def test_refresh_status_polls_until_the_run_finishes(client_for, project, target
     run = TaskRun.objects.get(kind=SNAPSHOT_KIND)
     polling = client.get("/projects/shop/schema/refresh/", HTTP_HX_REQUEST="true")
     assert polling.status_code == 200 and b"Taking a snapshot" in polling.content
-    run_capture(taskruns.claim(str(run.pk)))
+    run_capture(lifecycle.claim(str(run.pk)))
     done = client.get("/projects/shop/schema/refresh/", HTTP_HX_REQUEST="true")
     assert done.status_code == 286  # htmx stops polling
     assert b"Snapshot <strong>v1</strong>" in done.content

@@ -6,7 +6,7 @@ import pytest
 from django.utils import timezone
 
 from dashboard.models import Project, SchemaSnapshot, TaskRun
-from dashboard.tasks_schema import SNAPSHOT_KIND, schedule_periodic_snapshots
+from dashboard.schema.tasks import SNAPSHOT_KIND, schedule_periodic_snapshots
 from tests.support import pg
 
 pytestmark = pytest.mark.django_db

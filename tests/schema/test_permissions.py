@@ -2,8 +2,8 @@
 
 import pytest
 
-from dashboard.models import AuditEvent, Project
-from dashboard.schema_snapshots import read_project_catalog, store_catalog
+from dashboard.models import AuditEvent, Project, TaskRun
+from dashboard.schema.snapshots import read_project_catalog, store_catalog
 from tests.support import pg
 
 pytestmark = pytest.mark.django_db
@@ -72,7 +72,11 @@ def test_pages_refuse_other_methods(client_for, shop_snapshot, url):
     assert client_for("admin").post(url).status_code == 405
 
 
-def test_viewer_refresh_attempt_changes_nothing(client_for, shop_snapshot):
+def test_viewer_refresh_attempt_changes_nothing_but_is_audited_as_denied(client_for, shop_snapshot):
     before = AuditEvent.objects.count()
+    runs_before = TaskRun.objects.count()
     assert client_for("viewer").post("/projects/shop/schema/refresh/").status_code == 403
-    assert AuditEvent.objects.count() == before
+    assert TaskRun.objects.count() == runs_before
+    assert AuditEvent.objects.count() == before + 1
+    event = AuditEvent.objects.get(action="schema.refresh")
+    assert (event.outcome, event.actor.username) == ("denied", "viewer")

@@ -3,7 +3,7 @@
 import pytest
 
 from dashboard.models import SchemaSnapshot, TaskRun
-from dashboard.tasks_schema import SNAPSHOT_KIND
+from dashboard.schema.tasks import SNAPSHOT_KIND
 from tests.conftest import wait_until
 
 pytestmark = pytest.mark.worker

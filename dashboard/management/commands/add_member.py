@@ -1,7 +1,7 @@
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
-from dashboard import audit
+from dashboard.common import audit
 from dashboard.models import Membership, Role, Team
 
 

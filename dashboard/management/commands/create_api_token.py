@@ -3,9 +3,9 @@
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
-from dashboard import audit
+from dashboard.api.tokens import create_token
+from dashboard.common import audit
 from dashboard.models import Membership, Role, Team
-from dashboard.queries.tokens import create_token
 
 
 class Command(BaseCommand):

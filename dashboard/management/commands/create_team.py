@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.text import slugify
 
-from dashboard import audit
+from dashboard.common import audit
 from dashboard.models import Team
 
 

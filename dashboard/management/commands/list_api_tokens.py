@@ -2,8 +2,7 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from dashboard.models import Team
-from dashboard.models.queries import ApiToken
+from dashboard.models import ApiToken, Team
 
 
 def _when(value) -> str:

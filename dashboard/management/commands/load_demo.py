@@ -1,10 +1,10 @@
 from django.core.management.base import BaseCommand
 
 from dashboard.demo.setup import load_demo
-from dashboard.models.schema import SchemaSnapshot
+from dashboard.models import SchemaSnapshot
+from dashboard.projects.tasks import start_connection_check
 from dashboard.queries.tasks import collect_statements
-from dashboard.tasks_schema import request_snapshot
-from dashboard.views.projects import start_connection_check
+from dashboard.schema.tasks import request_snapshot
 
 
 class Command(BaseCommand):

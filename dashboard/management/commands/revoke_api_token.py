@@ -3,9 +3,8 @@
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
-from dashboard import audit
-from dashboard.models import Membership, Outcome, Role
-from dashboard.models.queries import ApiToken
+from dashboard.common import audit
+from dashboard.models import ApiToken, Membership, Outcome, Role
 
 
 def find_token(key: str) -> ApiToken:

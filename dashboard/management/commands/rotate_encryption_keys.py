@@ -2,7 +2,7 @@ from django.apps import apps
 from django.core.management.base import BaseCommand
 from django.db import connection, transaction
 
-from dashboard.crypto import EncryptedTextField, rotate
+from dashboard.common.crypto import EncryptedTextField, rotate
 
 
 def encrypted_columns() -> list[tuple]:

@@ -1,0 +1,27 @@
+"""Celery tasks of the projects area: the connection check, and the one call that starts it."""
+
+from celery import shared_task
+
+from dashboard.models import Project, ProjectStatus, TaskRun
+from dashboard.projects.services import run_connection_check, store_project_state
+from dashboard.taskruns import lifecycle
+
+CHECK_KIND = "connection_check"
+
+
+def start_connection_check(project: Project, user) -> TaskRun:
+    Project.objects.filter(pk=project.pk).update(status=ProjectStatus.CHECKING, status_message="")
+    return lifecycle.enqueue(check_project_connection, CHECK_KIND, project=project, user=user)
+
+
+@shared_task(name="projects.check_connection", soft_time_limit=60, time_limit=90)
+def check_project_connection(run_id: str) -> None:
+    run = lifecycle.claim(run_id)
+    if run is not None:
+        lifecycle.execute(
+            run,
+            run_connection_check,
+            audit_action="project.check",
+            # Never leave the project "checking": an unexpected error shows as unreachable.
+            on_failure=lambda message: store_project_state(run.project_id, ProjectStatus.ERROR, message, {}),
+        )

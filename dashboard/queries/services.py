@@ -1,0 +1,55 @@
+"""Services of the queries area that talk to the target: EXPLAIN of a stored statement."""
+
+from django.conf import settings
+
+from dashboard.connections import open_target
+from dashboard.introspection.explain import ExplainRefused, explain, inspect_statement
+from dashboard.models import QueryText
+from dashboard.targets.connect import TargetError
+
+EXPLAIN_MODES = ("plain", "generic", "analyze")
+MAX_PARAM_LENGTH = 10_000
+IDLE_MESSAGE = "Neon reports the compute idle; EXPLAIN would wake it. Wake the compute first."
+
+
+def explain_for_page(
+    project, query_text: QueryText, mode: str, form, *, compute_idle: bool
+) -> tuple[str, str]:
+    """(plan, "") or ("", the message saying why there is no plan); `form` holds param1..paramN."""
+    try:
+        info = inspect_statement(query_text.text)
+        params = [] if mode == "generic" else explain_params(form, info.param_count)
+        if compute_idle:
+            return "", IDLE_MESSAGE
+        return run_explain(project, query_text, mode=mode, params=params), ""
+    except (ExplainRefused, TargetError) as exc:
+        return "", exc.message
+
+
+def explain_params(form, count: int) -> list[str]:
+    # A field left out of the form is missing (explain() then refuses); an empty one is an empty string.
+    values = [form[f"param{i}"] for i in range(1, count + 1) if f"param{i}" in form]
+    if any(len(v) > MAX_PARAM_LENGTH for v in values):
+        raise ExplainRefused("A parameter value is too long.")
+    return values
+
+
+def run_explain(project, query_text: QueryText, *, mode: str, params: list[str]) -> str:
+    """Connect with the project's read settings and explain; raises ExplainRefused/TargetError."""
+    timeout = (
+        settings.QUERIES_EXPLAIN_ANALYZE_TIMEOUT_MS
+        if mode == "analyze"
+        else settings.TARGET_STATEMENT_TIMEOUT_MS
+    )
+    with open_target(project, interactive=True) as target:  # a person waits for the plan
+        if mode == "generic" and target.conn.info.server_version < 160000:
+            raise ExplainRefused("Generic plans need Postgres 16 or later; enter parameter values instead.")
+        return explain(
+            target.conn,
+            query_text.text,
+            params,
+            generic=mode == "generic",
+            analyze=mode == "analyze",
+            timeout_ms=timeout,
+            cfg=target.cfg,
+        )

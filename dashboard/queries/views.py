@@ -1,0 +1,195 @@
+"""Query health pages: top statements over a window, one statement's history and plan."""
+
+from datetime import UTC, datetime, timedelta
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.http import Http404
+from django.shortcuts import render
+from django.utils import timezone
+from django.utils.http import urlencode
+from django.views.decorators.http import require_GET, require_POST
+
+from dashboard.common import audit
+from dashboard.common.access import get_project_for_user, require_role
+from dashboard.common.htmx import render_page, wants_partial
+from dashboard.introspection.explain import ExplainRefused, analyze_refusal, inspect_statement
+from dashboard.models import CollectorState, Outcome, QueryText, Role
+from dashboard.neon.state import compute_is_idle
+from dashboard.queries import reports, services
+
+MAX_TEXT_FILTER = 200
+
+
+def _parse_local(value: str) -> datetime | None:
+    try:
+        parsed = datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        return None
+    return parsed if timezone.is_aware(parsed) else timezone.make_aware(parsed, UTC)
+
+
+def parse_window(params, now: datetime) -> tuple[reports.Window, str]:
+    """The window asked for, or the last 24 hours with a message saying why the input was not used."""
+    key = params.get("window", "24h")
+    if key in reports.WINDOWS:
+        return reports.Window(key, now - reports.WINDOWS[key], now), ""
+    if key == "custom":
+        start, end = (
+            _parse_local(params.get("from", "")),
+            _parse_local(params.get("to", "") or now.isoformat()),
+        )
+        if start is None or end is None:
+            error = "Enter the custom window as dates and times (YYYY-MM-DDTHH:MM, UTC)."
+        elif start >= end:
+            error = "The custom window must start before it ends."
+        elif end - start > timedelta(days=settings.QUERIES_RETENTION_DAYS + 1):
+            error = f"History is kept for {settings.QUERIES_RETENTION_DAYS} days; choose a shorter window."
+        else:
+            return reports.Window("custom", start, end), ""
+        return reports.Window("24h", now - reports.WINDOWS["24h"], now), error
+    return reports.Window(
+        "24h", now - reports.WINDOWS["24h"], now
+    ), "Unknown window; showing the last 24 hours."
+
+
+def _filters(params) -> reports.Filters:
+    return reports.Filters(
+        role=params.get("role", "")[:128],
+        database=params.get("database", "")[:128],
+        text=params.get("q", "").strip()[:MAX_TEXT_FILTER],
+    )
+
+
+def _page_number(value) -> int:
+    try:
+        return min(max(int(value), 1), 10_000)
+    except (TypeError, ValueError):
+        return 1
+
+
+def _query_prefix(params) -> str:
+    keep = {
+        k: params.get(k) for k in ("window", "from", "to", "sort", "role", "database", "q") if params.get(k)
+    }
+    return urlencode(keep)
+
+
+@login_required
+@require_GET
+def queries_list(request, slug):
+    project, membership = get_project_for_user(request, slug)
+    window, window_error = parse_window(request.GET, timezone.now())
+    filters = _filters(request.GET)
+    sort = request.GET.get("sort", "total") if request.GET.get("sort") in reports.SORTS else "total"
+    page = reports.top_statements(project, window, filters, sort, _page_number(request.GET.get("page")))
+    context = {
+        "project": project,
+        "membership": membership,
+        "collector": CollectorState.objects.filter(project=project).defer("baseline", "totals").first(),
+        "window": window,
+        "window_error": window_error,
+        "windows": reports.WINDOW_LABELS,
+        "filters": filters,
+        "sort": sort,
+        "sort_label": reports.SORTS[sort][1],
+        "sorts": {key: label for key, (_, label) in reports.SORTS.items()},
+        "page": page,
+        "rows": page.rows,
+        "query_prefix": _query_prefix(request.GET),
+        **reports.filter_choices(project),
+    }
+    return render_page(request, "queries/list.html", "queries/_table.html", context)
+
+
+def _query_text(project, queryid: str) -> QueryText:
+    try:
+        number = int(queryid)
+    except ValueError:
+        raise Http404("No such statement") from None
+    text = QueryText.objects.filter(project=project, queryid=number, is_own=False).first()
+    if text is None:
+        raise Http404("No such statement")
+    return text
+
+
+def _server_version(project) -> int | None:
+    state = CollectorState.objects.filter(project=project).defer("baseline", "totals").first()
+    if state and state.server_version_num:
+        return state.server_version_num
+    return (project.check_result or {}).get("server_version_num")
+
+
+def _detail_context(request, project, membership, query_text: QueryText) -> dict:
+    window, window_error = parse_window(request.GET, timezone.now())
+    history = reports.statement_history(project, query_text, window)
+    try:
+        info = inspect_statement(query_text.text)
+        explain_error = ""
+    except ExplainRefused as exc:
+        info, explain_error = None, exc.message
+    version = _server_version(project)
+    return {
+        "project": project,
+        "membership": membership,
+        "query": query_text,
+        "pretty_text": reports.pretty(query_text.text),
+        "window": window,
+        "window_error": window_error,
+        "windows": reports.WINDOW_LABELS,
+        "charts": [
+            reports.chart("Calls", "calls", history, "calls", window),
+            reports.chart("Mean time", "ms", history, "mean_ms", window),
+            reports.chart("Total time", "ms", history, "total_ms", window),
+        ],
+        "has_history": bool(history),
+        "per_role": reports.per_role(project, query_text, window),
+        "resets": [b["start"] for b in history if b["reset"]],
+        "roles": query_text.statements.order_by("role_name").values_list("role_name", flat=True).distinct(),
+        "explainable": info,
+        "explain_error": explain_error,
+        "param_numbers": range(1, (info.param_count if info else 0) + 1),
+        "generic_available": bool(version and version >= 160000),
+        "can_analyze": membership.has_role(Role.ENGINEER) and bool(info) and not analyze_refusal(info),
+        "analyze_refusal": analyze_refusal(info) if info else "",
+        "is_engineer": membership.has_role(Role.ENGINEER),
+    }
+
+
+@login_required
+@require_GET
+def query_detail(request, slug, queryid):
+    project, membership = get_project_for_user(request, slug)
+    query_text = _query_text(project, queryid)
+    return render(request, "queries/detail.html", _detail_context(request, project, membership, query_text))
+
+
+@login_required
+@require_POST
+def query_explain(request, slug, queryid):
+    mode = request.POST.get("mode", "plain")
+    mode = mode if mode in services.EXPLAIN_MODES else "plain"
+    project, membership = get_project_for_user(request, slug)
+    if mode == "analyze":
+        require_role(request, membership, Role.ENGINEER, project=project, action="query.explain_analyze",
+                     message="EXPLAIN ANALYZE runs the statement: it needs the engineer role.",
+                     queryid=queryid[:40])  # fmt: skip
+    query_text = _query_text(project, queryid)
+    # Any EXPLAIN connects, which would wake a suspended Neon compute: instead show the idle
+    # notice, whose audited "Wake compute" button (engineers and admins) is the way to wake it.
+    compute_idle = compute_is_idle(project)
+    plan, error = services.explain_for_page(
+        project, query_text, mode, request.POST, compute_idle=compute_idle
+    )
+    if mode == "analyze":
+        audit.record(request.user, "query.explain_analyze", project=project, obj=query_text,
+                     outcome=Outcome.FAILURE if error else Outcome.SUCCESS, queryid=query_text.queryid,
+                     error=error[:500])  # fmt: skip
+    context = {"project": project, "membership": membership, "query": query_text, "plan": plan,
+               "error": error, "mode": mode, "compute_idle": compute_idle}  # fmt: skip
+    if wants_partial(
+        request
+    ):  # htmx does not swap 4xx responses, so the partial carries the error with a 200
+        return render(request, "queries/_plan.html", context)
+    detail = _detail_context(request, project, membership, query_text)
+    return render(request, "queries/detail.html", {**detail, **context}, status=200 if not error else 400)

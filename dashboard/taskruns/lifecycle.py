@@ -1,0 +1,126 @@
+"""Task state in the dashboard database.
+
+A view creates a TaskRun and enqueues a Celery task with its id (never secrets).
+The worker claims the run with a conditional UPDATE, so a redelivered task does
+not run twice, keeps a heartbeat while working, and records the outcome. Runs
+whose worker died are found by their stale heartbeat and marked lost.
+An error nothing else handled ends the run failed through `execute`, never "running".
+"""
+
+import logging
+import traceback
+from collections.abc import Callable
+from datetime import timedelta
+
+from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
+from django.utils import timezone
+
+from dashboard.common import audit
+from dashboard.models import Outcome, Project, TaskRun, TaskStatus
+
+log = logging.getLogger(__name__)
+
+TIME_LIMIT_MESSAGE = "The task took too long and was stopped."
+
+
+def enqueue(task, kind: str, *, project=None, user=None, params: dict | None = None) -> TaskRun:
+    """Create the run and send the task once the surrounding transaction commits."""
+    run = TaskRun.objects.create(kind=kind, project=project, created_by=user, params=params or {})
+    task.delay_on_commit(str(run.pk))
+    return run
+
+
+def claim(run_id: str) -> TaskRun | None:
+    """Move a queued run to running; returns None if another worker has it or it is done."""
+    now = timezone.now()
+    claimed = TaskRun.objects.filter(pk=run_id, status=TaskStatus.QUEUED).update(
+        status=TaskStatus.RUNNING, started_at=now, heartbeat_at=now
+    )
+    # run.project loads inside the task body (through `execute`): a credential that cannot be
+    # decrypted then fails the run instead of leaving it running.
+    return TaskRun.objects.get(pk=run_id) if claimed else None
+
+
+def heartbeat(run: TaskRun, progress: str = "") -> None:
+    fields = {"heartbeat_at": timezone.now()}
+    if progress:
+        fields["progress"] = progress[:200]
+        run.progress = progress[:200]
+    TaskRun.objects.filter(pk=run.pk).update(**fields)
+
+
+def succeed(run: TaskRun, result: dict | None = None, progress: str = "Done") -> None:
+    _finish(run, TaskStatus.SUCCEEDED, result=result or {}, progress=progress)
+
+
+def fail(run: TaskRun, error: str, result: dict | None = None) -> None:
+    _finish(run, TaskStatus.FAILED, error=error, result=result or {}, progress="Failed")
+
+
+def _finish(run: TaskRun, status: str, **fields) -> None:
+    fields.update(status=status, finished_at=timezone.now(), heartbeat_at=timezone.now())
+    TaskRun.objects.filter(pk=run.pk).update(**fields)
+    for key, value in fields.items():
+        setattr(run, key, value)
+
+
+def execute(
+    run: TaskRun,
+    body: Callable[[TaskRun], None],
+    *,
+    audit_action: str = "",
+    on_failure: Callable[[str], None] | None = None,
+) -> None:
+    """Run body(run); if an exception escapes it, end the run failed instead of leaving it running.
+
+    `on_failure(message)` undoes task-specific state (e.g. a project left "checking"); with
+    `audit_action`, the failure is audited for the person who started the run. The message
+    names only the exception type: the text of a driver error can contain a connection string.
+    """
+    try:
+        body(run)
+    except Exception as exc:  # includes celery's SoftTimeLimitExceeded
+        message = safe_error_message(exc)
+        tb = "".join(traceback.format_tb(exc.__traceback__))
+        log.error("Task run %s (%s) failed: %s\n%s", run.pk, run.kind, type(exc).__name__, tb)
+        if on_failure is not None:
+            on_failure(message)
+        fail(run, message)
+        if audit_action:
+            project = _project_without_secrets(run)
+            audit.record(
+                run.created_by, audit_action, project=project, outcome=Outcome.FAILURE, error=message
+            )
+
+
+def _project_without_secrets(run: TaskRun):
+    """The run's project without its encrypted columns (the error may be that they cannot be decrypted)."""
+    if run.project_id is None:
+        return None
+    return Project.objects.only("pk", "team_id", "name", "slug").filter(pk=run.project_id).first()
+
+
+def safe_error_message(exc: BaseException) -> str:
+    if isinstance(exc, SoftTimeLimitExceeded):
+        return TIME_LIMIT_MESSAGE
+    return f"The task stopped on an unexpected error ({type(exc).__name__}); details are in the worker log."
+
+
+def reconcile_stale() -> int:
+    """Mark runs lost whose worker stopped sending heartbeats, or that no worker picked up for long.
+
+    Queued runs get a longer threshold: they may wait behind long tasks, and marking a queued
+    action lost means it will never happen.
+    """
+    now = timezone.now()
+    running_cutoff = now - timedelta(seconds=settings.TASK_STALE_AFTER_SECONDS)
+    queued_cutoff = now - timedelta(seconds=settings.TASK_QUEUED_STALE_AFTER_SECONDS)
+    lost = {"status": TaskStatus.LOST, "finished_at": now, "progress": "Lost"}
+    stopped = TaskRun.objects.filter(status=TaskStatus.RUNNING, heartbeat_at__lt=running_cutoff).update(
+        error="The worker stopped reporting progress; the task was marked lost.", **lost
+    )
+    never_started = TaskRun.objects.filter(status=TaskStatus.QUEUED, created_at__lt=queued_cutoff).update(
+        error="No worker picked the task up in time; the task was marked lost.", **lost
+    )
+    return stopped + never_started

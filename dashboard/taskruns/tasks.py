@@ -1,0 +1,10 @@
+"""Celery tasks of the taskruns area: finding runs whose worker died."""
+
+from celery import shared_task
+
+from dashboard.taskruns import lifecycle
+
+
+@shared_task(name="taskruns.reconcile_stale", soft_time_limit=30, time_limit=60)
+def reconcile_stale_task_runs() -> int:
+    return lifecycle.reconcile_stale()
