@@ -1,7 +1,7 @@
 """A local stand-in for the Neon API v2, acting on a real local Postgres server.
 
 Neon cannot be reached from here, so tests and the demo talk to this server.
-It implements the endpoints the dashboard uses (see /work/shared/NEON.md) with
+It implements the endpoints the dashboard uses (see docs/neon.md) with
 real effects:
 
 - a stand-in project maps to a base database on the local server; each branch
@@ -50,6 +50,7 @@ from urllib.parse import parse_qs, quote, unquote, urlsplit
 import psycopg
 from psycopg import sql
 
+from dashboard.demo.local_pg import pg_tool
 from tests.support.tcp_peers import GSSENC_REQUEST, SSL_REQUEST, error_response, pipe, recv_exact
 
 API_PREFIX = "/api/v2"
@@ -164,7 +165,7 @@ class LocalServer:
         with self.connect() as conn:
             conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(sql.Identifier(target)))
         done = subprocess.run(
-            ["psql", "-q", "-v", "ON_ERROR_STOP=1", "-d", target],
+            [pg_tool("psql"), "-q", "-v", "ON_ERROR_STOP=1", "-d", target],
             input=schema,
             env=self._env(),
             capture_output=True,
@@ -209,7 +210,7 @@ class LocalServer:
                     "PGPASSWORD": self.password,
                 }
                 done = subprocess.run(
-                    ["pg_dump", "--schema-only", "--no-owner", "--no-privileges", "-d", dbname],
+                    [pg_tool("pg_dump"), "--schema-only", "--no-owner", "--no-privileges", "-d", dbname],
                     env=env,
                     capture_output=True,
                     text=True,
