@@ -60,7 +60,7 @@ def test_documented_defaults_are_allowed(line):
 
 def test_no_tracked_file_names_a_machine_path():
     files = tracked_files()
-    assert "Makefile" in files and "tests/core/test_repository_paths.py" in files
+    assert "Makefile" in files and "tests/common/test_repository_paths.py" in files
     found = []
     for name in files:
         path = ROOT / name
