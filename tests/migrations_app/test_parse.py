@@ -1,0 +1,173 @@
+"""Splitting and classifying migration scripts (pglast, no database)."""
+
+import pytest
+
+from migrations_app.engine.classify import RelationName
+from migrations_app.engine.parse import SqlSyntaxError, checksum, split_sql
+from migrations_app.engine.plan import build_plan
+
+HOSTILE_TABLE = '"Bobby""; DROP TABLE x; -- <script>alert(1)</script> é"'
+
+
+def test_statements_keep_their_text_and_start_line():
+    sql = "-- header\nCREATE TABLE a (id bigint);\n\n/* two\nlines */ ALTER TABLE a\n  ADD COLUMN b text;\nSELECT 'semi;colon' ;"
+    pieces = split_sql(sql)
+    assert [p.text for p in pieces] == [
+        "CREATE TABLE a (id bigint)",
+        "ALTER TABLE a\n  ADD COLUMN b text",
+        "SELECT 'semi;colon'",
+    ]
+    assert [(p.line, p.column) for p in pieces] == [(2, 1), (5, 10), (7, 1)]
+
+
+def test_syntax_error_points_at_line_and_column_of_the_whole_script():
+    sql = "CREATE TABLE a (id bigint);\nSELECT 'é';\n   ALTR TABLE a ADD COLUMN b int;"
+    with pytest.raises(SqlSyntaxError) as caught:
+        split_sql(sql)
+    assert (caught.value.line, caught.value.column) == (3, 4)
+    assert "ALTR" in caught.value.message
+
+
+def test_checksum_changes_with_any_byte():
+    assert checksum("SELECT 1") != checksum("SELECT 1 ")
+    assert checksum("SELECT 1") == checksum("SELECT 1")
+    assert len(checksum("")) == 64
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "CREATE INDEX CONCURRENTLY i ON t (a)",
+        "DROP INDEX CONCURRENTLY i",
+        "REINDEX (CONCURRENTLY) TABLE t",
+        "REINDEX SCHEMA s",
+        "REINDEX DATABASE d",
+        "VACUUM t",
+        "VACUUM (ANALYZE) t",
+        "CLUSTER",
+        "CREATE DATABASE d",
+        "DROP DATABASE d",
+        "CREATE TABLESPACE ts LOCATION '/tmp/x'",
+        "DROP TABLESPACE ts",
+        "ALTER SYSTEM SET work_mem = '8MB'",
+        "ALTER TABLE p DETACH PARTITION c CONCURRENTLY",
+        "CREATE SUBSCRIPTION s CONNECTION 'host=x' PUBLICATION p",
+        "DROP SUBSCRIPTION s",
+        "DISCARD ALL",
+        "COMMIT PREPARED 'g'",
+        "ROLLBACK PREPARED 'g'",
+    ],
+)
+def test_statements_that_cannot_run_in_a_transaction_are_marked(sql):
+    statement = build_plan(sql).statements[0]
+    assert not statement.transactional
+    assert "cannot run inside a transaction block" in statement.non_transactional
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "ANALYZE t",
+        "CLUSTER t USING i",
+        "REINDEX TABLE t",
+        "REINDEX (CONCURRENTLY false) TABLE t",
+        "CREATE INDEX i ON t (a)",
+        "ALTER TABLE p DETACH PARTITION c",
+        "DISCARD PLANS",
+        "ALTER TYPE mood ADD VALUE 'meh'",
+    ],
+)
+def test_ordinary_statements_are_transactional(sql):
+    assert build_plan(sql).statements[0].transactional
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "BEGIN",
+        "START TRANSACTION",
+        "COMMIT",
+        "END",
+        "ROLLBACK",
+        "SAVEPOINT s",
+        "RELEASE s",
+        "PREPARE TRANSACTION 'g'",
+    ],
+)
+def test_transaction_control_is_refused(sql):
+    assert "the applier owns transactions" in build_plan(sql).statements[0].refused
+
+
+@pytest.mark.parametrize(
+    ("sql", "words"),
+    [
+        ("DROP TABLE orders", "drops table orders"),
+        ("DROP SCHEMA s CASCADE", "drops schema s"),
+        ("ALTER TABLE t DROP COLUMN c", "drops column c of t"),
+        ("ALTER TABLE t ALTER COLUMN c TYPE smallint", "changes the type of t.c"),
+        ("TRUNCATE t", "empties t"),
+        ("DELETE FROM t", "deletes every row of t"),
+        ("UPDATE t SET a = 1", "updates every row of t"),
+        ("DROP VIEW v CASCADE", "CASCADE"),
+    ],
+)
+def test_destructive_statements_say_what_they_destroy(sql, words):
+    assert words in build_plan(sql).statements[0].destructive
+
+
+@pytest.mark.parametrize(
+    "sql", ["DELETE FROM t WHERE id = 1", "DROP INDEX i", "DROP VIEW v", "ALTER TABLE t ADD COLUMN c int"]
+)
+def test_harmless_statements_are_not_destructive(sql):
+    assert build_plan(sql).statements[0].destructive is None
+
+
+def test_relations_are_schema_qualified_from_the_ast_without_cte_names():
+    sql = (
+        "WITH recent AS (SELECT * FROM sales.orders) "
+        "UPDATE public.customers c SET n = 1 FROM recent WHERE recent.cid = c.id;\n"
+        "ALTER TABLE t ADD CONSTRAINT fk FOREIGN KEY (a) REFERENCES s2.parent (id);\n"
+        "DROP INDEX CONCURRENTLY s3.some_index"
+    )
+    plan = build_plan(sql)
+    assert plan.statements[0].relations == (
+        RelationName("public", "customers"),
+        RelationName("sales", "orders"),
+    )
+    assert plan.statements[1].relations == (RelationName(None, "t"), RelationName("s2", "parent"))
+    assert plan.statements[2].relations == (RelationName("s3", "some_index"),)
+
+
+def test_relations_created_by_the_script_are_not_reported_as_existing():
+    plan = build_plan("CREATE TABLE fresh (id bigint);\nINSERT INTO fresh SELECT id FROM old;")
+    assert plan.statements[0].creates == (RelationName(None, "fresh"),)
+    assert plan.relations == (RelationName(None, "old"),)
+
+
+def test_steps_group_transactional_statements_and_isolate_the_others():
+    plan = build_plan(
+        "CREATE TABLE a (id bigint);\nALTER TABLE a ADD COLUMN b text;\n"
+        "CREATE INDEX CONCURRENTLY a_b ON a (b);\nVACUUM a;\nALTER TABLE a ADD COLUMN c text"
+    )
+    assert [(s.number, s.label, s.transactional) for s in plan.steps] == [
+        (1, "statements 1-2", True),
+        (2, "statement 3", False),
+        (3, "statement 4", False),
+        (4, "statement 5", True),
+    ]
+    assert plan.steps[1].statements[0].concurrent_index.name == "a_b"
+
+
+def test_hostile_names_survive_splitting():
+    sql = f"CREATE TABLE {HOSTILE_TABLE} (id bigint);\nINSERT INTO {HOSTILE_TABLE} VALUES (1)"
+    plan = build_plan(sql)
+    assert len(plan.statements) == 2
+    hostile = RelationName(None, 'Bobby"; DROP TABLE x; -- <script>alert(1)</script> é')
+    assert plan.statements[0].creates == (hostile,)
+    assert plan.statements[1].relations == (hostile,)
+    assert hostile.sql == HOSTILE_TABLE
+
+
+def test_an_empty_script_is_refused():
+    with pytest.raises(ValueError, match="no statements"):
+        build_plan("-- nothing here\n")
