@@ -250,3 +250,10 @@ CELERY_BEAT_SCHEDULE["queries-cleanup"] = {
     "task": "dashboard.queries.tasks.cleanup_statement_history",
     "schedule": 3600.0,
 }
+
+# --- migrations ---
+# Start applies whose "not before" time has come, or whose idle compute a person has woken.
+CELERY_BEAT_SCHEDULE["migrations-start-due-applies"] = {
+    "task": "migrations.start_due_applies",
+    "schedule": 30.0,
+}

@@ -80,7 +80,9 @@ class Revision(models.Model):
     number = models.PositiveIntegerField()
     sql = models.TextField()
     checksum = models.CharField(max_length=64)
-    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(default=timezone.now)
     # The engine's view of the SQL: statements (text, line, flags, relations) and lint findings.
     statements = models.JSONField(default=list)
@@ -106,7 +108,9 @@ class Decision(models.TextChoices):
 class Approval(models.Model):
     revision = models.ForeignKey(Revision, on_delete=models.CASCADE, related_name="approvals")
     checksum = models.CharField(max_length=64)
-    approver = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    approver = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
     decision = models.CharField(max_length=16, choices=Decision.choices)
     comment = models.TextField(blank=True, default="")
     created_at = models.DateTimeField(default=timezone.now)

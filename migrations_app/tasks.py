@@ -58,7 +58,11 @@ def start_or_wait(run: ApplyRun) -> ApplyRun:
     else:
         run.waiting_for = ""
         run.task_run = taskruns.enqueue(
-            apply_migration, APPLY_KIND, project=req.project, user=run.started_by, params={"apply_run": run.pk}
+            apply_migration,
+            APPLY_KIND,
+            project=req.project,
+            user=run.started_by,
+            params={"apply_run": run.pk},
         )
     run.save(update_fields=["waiting_for", "task_run"])
     _set_state(run, RequestState.SCHEDULED if run.waiting_for else RequestState.APPLYING)

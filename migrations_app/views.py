@@ -27,7 +27,9 @@ PER_PAGE = 25
 
 
 def _request_or_404(project, migration_id: int) -> MigrationRequest:
-    req = MigrationRequest.objects.filter(project=project, pk=migration_id).select_related("created_by").first()
+    req = (
+        MigrationRequest.objects.filter(project=project, pk=migration_id).select_related("created_by").first()
+    )
     if req is None:
         raise Http404("No such migration request")
     return req
@@ -215,4 +217,3 @@ def migration_progress(request, slug, migration_id):
         return redirect(_page_url(req))
     context = request_page_context(req, request.user, membership)
     return task_partial(request, "migrations_app/_progress.html", context, context["active_task_run"])
-

@@ -165,7 +165,9 @@ def run_apply(task_run: TaskRun) -> None:
     outcome = _outcome_of(result)
     if before is not None and after is not None:
         run.diff = target.diff_json(before, after)
-        rehearsal = run.revision.rehearsals.filter(checksum=run.checksum, status=RehearsalStatus.SUCCEEDED).first()
+        rehearsal = run.revision.rehearsals.filter(
+            checksum=run.checksum, status=RehearsalStatus.SUCCEEDED
+        ).first()
         run.diff_mismatch = target.diff_mismatch(rehearsal.diff if rehearsal else None, run.diff)
     message = " ".join([result.message, *result.notes])
     _end(task_run, run, outcome, message)

@@ -100,8 +100,10 @@ def request_page_context(req, user, membership) -> dict:
         "can_apply": is_engineer and not apply_refusal,
         "apply_refusal": apply_refusal,
         "can_cancel": is_engineer
-        and (active_run is not None or req.state not in (RequestState.APPLIED, RequestState.PARTLY_APPLIED,
-                                                         RequestState.CANCELLED)),  # fmt: skip
+        and (
+            active_run is not None
+            or req.state not in (RequestState.APPLIED, RequestState.PARTLY_APPLIED, RequestState.CANCELLED)
+        ),  # fmt: skip
         "waiting_for_compute": active_run is not None
         and active_run.outcome == ApplyOutcome.WAITING
         and active_run.task_run_id is None

@@ -50,7 +50,10 @@ def report_json(result) -> dict:
                 "duration_ms": round(r.duration_ms, 2),
                 "rows": r.rows,
                 "attempts": r.attempts,
-                "locks": [{"relation": lock.relation, "kind": lock.kind, "mode": lock.mode} for lock in r.locks or ()],
+                "locks": [
+                    {"relation": lock.relation, "kind": lock.kind, "mode": lock.mode}
+                    for lock in r.locks or ()
+                ],
                 "rewrites": list(r.rewrites or ()),
                 "note": r.note,
             }
@@ -74,7 +77,9 @@ def _finish(rehearsal: Rehearsal, status: str, *, reason: str = "", report=None,
 
 
 def run_rehearsal(task_run: TaskRun) -> None:
-    rehearsal = Rehearsal.objects.select_related("revision__request__project").get(pk=task_run.params["rehearsal"])
+    rehearsal = Rehearsal.objects.select_related("revision__request__project").get(
+        pk=task_run.params["rehearsal"]
+    )
     if rehearsal.status != RehearsalStatus.QUEUED:
         taskruns.succeed(task_run, {"skipped": rehearsal.status}, progress="Nothing to do (SQL changed)")
         return
@@ -93,7 +98,11 @@ def run_rehearsal(task_run: TaskRun) -> None:
         _finish(rehearsal, RehearsalStatus.FAILED, reason=f"The rehearsal could not run: {message}")
         taskruns.fail(task_run, message)
     else:
-        taskruns.succeed(task_run, {"status": rehearsal.status}, progress=f"Rehearsal {rehearsal.get_status_display().lower()}")
+        taskruns.succeed(
+            task_run,
+            {"status": rehearsal.status},
+            progress=f"Rehearsal {rehearsal.get_status_display().lower()}",
+        )
     audit.record(task_run.created_by, "migration.rehearsed", project=req.project, obj=req,
                  outcome=Outcome.FAILURE if rehearsal.status == RehearsalStatus.FAILED else Outcome.SUCCESS,
                  result=rehearsal.status)  # fmt: skip
@@ -133,7 +142,9 @@ def snapshot_sizes(project, plan) -> dict[str, int]:
 def _in_transaction(task_run, rehearsal: Rehearsal, plan, policy) -> None:
     rehearsal.method = TRANSACTION
     decision = engine_rehearse.decide_rehearsal(
-        plan, snapshot_sizes(rehearsal.revision.request.project, plan), max_table_bytes=policy.rehearsal_max_table_bytes
+        plan,
+        snapshot_sizes(rehearsal.revision.request.project, plan),
+        max_table_bytes=policy.rehearsal_max_table_bytes,
     )
     if not decision.allowed:
         _finish(rehearsal, RehearsalStatus.SKIPPED, reason=f"No rehearsal ran: {decision.reason}")
@@ -183,8 +194,12 @@ def _on_neon_branch(task_run, rehearsal: Rehearsal, plan, policy) -> None:
         rehearsal.temp_branch_id = branch_id
         rehearsal.save(update_fields=["temp_branch_id", "method"])
         try:
-            client.wait_for_operations(pid, answer.get("operations") or [], timeout=settings.NEON_OPERATION_TIMEOUT)
-            url = client.connection_uri(pid, branch_id=branch_id, database_name=database, role_name=role, pooled=False)
+            client.wait_for_operations(
+                pid, answer.get("operations") or [], timeout=settings.NEON_OPERATION_TIMEOUT
+            )
+            url = client.connection_uri(
+                pid, branch_id=branch_id, database_name=database, role_name=role, pooled=False
+            )
             _apply_on_branch(task_run, rehearsal, plan, policy, url)
         finally:
             taskruns.heartbeat(task_run, "Rehearsal: deleting the temporary branch")

@@ -28,7 +28,9 @@ def apply_settings(policy, user) -> ApplySettings:
 
 def connect_url(url: str, policy) -> psycopg.Connection:
     """An autocommit session with the project's migration timeouts (cold starts retried)."""
-    cfg = target_settings(url, statement_timeout_ms=policy.statement_timeout_ms, lock_timeout_ms=policy.lock_timeout_ms)
+    cfg = target_settings(
+        url, statement_timeout_ms=policy.statement_timeout_ms, lock_timeout_ms=policy.lock_timeout_ms
+    )
     return connect(url, cfg).conn
 
 
@@ -47,7 +49,9 @@ def diff_json(before, after) -> list[dict]:
             "kind": o.kind,
             "label": o.label,
             "status": o.status,
-            "changes": [{"part": c.part, "status": c.status, "before": c.before, "after": c.after} for c in o.changes],
+            "changes": [
+                {"part": c.part, "status": c.status, "before": c.before, "after": c.after} for c in o.changes
+            ],
         }
         for o in diff_catalogs(before, after).objects
     ]

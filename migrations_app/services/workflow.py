@@ -88,7 +88,9 @@ def _after_lint(req: MigrationRequest, revision: Revision, user) -> None:
 
 
 @transaction.atomic
-def draft(project, user, *, title: str, sql: str, outcome, acknowledged: bool, branch=None) -> MigrationRequest:
+def draft(
+    project, user, *, title: str, sql: str, outcome, acknowledged: bool, branch=None
+) -> MigrationRequest:
     req = MigrationRequest.objects.create(
         project=project,
         title=title,
@@ -120,9 +122,11 @@ def revise(req: MigrationRequest, user, *, title: str, sql: str, outcome, acknow
     withdrawn = Approval.objects.filter(revision__request=req, withdrawn_at__isnull=True).update(
         withdrawn_at=now
     )
-    invalidated = Rehearsal.objects.filter(revision__request=req).exclude(
-        status__in=[RehearsalStatus.FAILED, RehearsalStatus.INVALIDATED]
-    ).update(status=RehearsalStatus.INVALIDATED, finished_at=now)
+    invalidated = (
+        Rehearsal.objects.filter(revision__request=req)
+        .exclude(status__in=[RehearsalStatus.FAILED, RehearsalStatus.INVALIDATED])
+        .update(status=RehearsalStatus.INVALIDATED, finished_at=now)
+    )
     revision = _new_revision(req, user, sql, outcome, acknowledged)
     audit.record(user, "migration.revise", project=req.project, obj=req, revision=revision.number,
                  checksum=revision.checksum, approvals_withdrawn=withdrawn,
@@ -158,11 +162,11 @@ def approval_refusal(req: MigrationRequest, revision: Revision, user) -> str:
     """Why `user` may not approve the current revision now ('' when they may)."""
     if revision.author_id == user.pk:
         return "You wrote this revision: another admin must approve it."
-    if req.state not in (RequestState.AWAITING_APPROVAL, RequestState.APPROVED, RequestState.REHEARSING):
-        return f"A request that is {req.get_state_display().lower()} cannot be approved."
     policy = ProjectMigrationPolicy.for_project(req.project)
     if lint_service.open_blocking(revision.findings, policy):
         return "Blocking lint findings are open: the author must fix them first."
+    if req.state not in (RequestState.AWAITING_APPROVAL, RequestState.APPROVED, RequestState.REHEARSING):
+        return f"A request that is {req.get_state_display().lower()} cannot be approved."
     rehearsal = latest_rehearsal(revision)
     if rehearsal is not None and rehearsal.status == RehearsalStatus.FAILED:
         return "The rehearsal failed: fix the SQL (or rehearse again) before approving."
@@ -195,7 +199,9 @@ def approve(req: MigrationRequest, user, comment: str = "") -> Approval:
                          checksum=revision.checksum)  # fmt: skip
             return approval
     if revision.author_id == user.pk:
-        audit.record(user, "migration.approve", project=req.project, obj=req, outcome=Outcome.DENIED, error=reason)
+        audit.record(
+            user, "migration.approve", project=req.project, obj=req, outcome=Outcome.DENIED, error=reason
+        )
         raise OwnRevision(reason)
     _refuse(user, "migration.approve", req, reason)
 
@@ -225,7 +231,9 @@ def apply_refusal(req: MigrationRequest, revision: Revision) -> str:
     count = valid_approvals(revision).count()
     if count < required:
         return f"This revision has {count} of the {required} approval(s) it needs."
-    if ApplyRun.objects.filter(revision__request=req, outcome__in=[ApplyOutcome.WAITING, ApplyOutcome.RUNNING]).exists():
+    if ApplyRun.objects.filter(
+        revision__request=req, outcome__in=[ApplyOutcome.WAITING, ApplyOutcome.RUNNING]
+    ).exists():
         return "An apply of this request is already under way."  # fmt: skip
     return ""
 
