@@ -106,7 +106,8 @@ class ApplyError:
             else "The apply"
         )
         code = f" [{self.sqlstate}]" if self.sqlstate else ""
-        return f"{where} failed{code}: {self.message}"
+        end = "" if self.message.endswith(".") else "."
+        return f"{where} failed{code}: {self.message}{end}"
 
 
 @dataclass(frozen=True)
@@ -212,7 +213,8 @@ class _Transaction:
         """Roll back what the step did; quietly, because the connection may be gone already."""
         try:
             if self.nested:
-                self.cur.execute(own("ROLLBACK TO SAVEPOINT neon_ops_step; RELEASE SAVEPOINT neon_ops_step"))
+                self.cur.execute(own("ROLLBACK TO SAVEPOINT neon_ops_step"))
+                self.cur.execute(own("RELEASE SAVEPOINT neon_ops_step"))
             else:
                 self.cur.execute(own("ROLLBACK"))
         except psycopg.Error:
@@ -294,13 +296,15 @@ class _Apply:
         ]
         if self.conn.info.server_version >= 140000:
             settings.append("SET client_connection_check_interval = 2000")
-        self.cur.execute(own("; ".join(settings)))
+        for setting in settings:
+            self.cur.execute(own(setting))
 
     def _reset_session(self) -> None:
         resets = ["RESET lock_timeout", "RESET statement_timeout"]
         if self.conn.info.server_version >= 140000:
             resets.append("RESET client_connection_check_interval")
-        self._quietly(lambda: self.cur.execute(own("; ".join(resets))))
+        for reset in resets:
+            self._quietly(lambda reset=reset: self.cur.execute(own(reset)))
 
     def _take_apply_lock(self, keys) -> None:
         deadline = time.monotonic() + self.cfg.apply_lock_wait_seconds

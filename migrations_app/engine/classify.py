@@ -1,4 +1,4 @@
-"""What each statement is, read from its AST: transactional or not, refused, destructive, relations.
+"""What each statement is, read from its parse tree: transactional or not, refused, destructive, relations.
 
 Postgres refuses some statements inside a transaction block; the applier runs
 those on their own. User-written transaction control is refused because the
@@ -7,16 +7,6 @@ and need the author's acknowledgement.
 """
 
 from dataclasses import dataclass
-
-from pglast import ast
-from pglast.enums import (
-    AlterTableType,
-    DiscardMode,
-    DropBehavior,
-    ObjectType,
-    ReindexObjectType,
-    TransactionStmtKind,
-)
 
 
 @dataclass(frozen=True)
@@ -51,211 +41,252 @@ class Facts:
     non_transactional: str | None  # why it must run outside a transaction block
     refused: str | None  # why the applier refuses it
     destructive: str | None  # what it destroys
-    relations: tuple[RelationName, ...]  # existing relations it reads, changes or drops
     creates: tuple[RelationName, ...]  # relations it creates
     concurrent_index: ConcurrentIndex | None
 
 
 REFUSED_TRANSACTION_KINDS = {
-    TransactionStmtKind.TRANS_STMT_BEGIN: "BEGIN",
-    TransactionStmtKind.TRANS_STMT_START: "START TRANSACTION",
-    TransactionStmtKind.TRANS_STMT_COMMIT: "COMMIT",
-    TransactionStmtKind.TRANS_STMT_ROLLBACK: "ROLLBACK",
-    TransactionStmtKind.TRANS_STMT_SAVEPOINT: "SAVEPOINT",
-    TransactionStmtKind.TRANS_STMT_RELEASE: "RELEASE SAVEPOINT",
-    TransactionStmtKind.TRANS_STMT_ROLLBACK_TO: "ROLLBACK TO SAVEPOINT",
-    TransactionStmtKind.TRANS_STMT_PREPARE: "PREPARE TRANSACTION",
+    "TRANS_STMT_BEGIN": "BEGIN",
+    "TRANS_STMT_START": "START TRANSACTION",
+    "TRANS_STMT_COMMIT": "COMMIT",
+    "TRANS_STMT_ROLLBACK": "ROLLBACK",
+    "TRANS_STMT_SAVEPOINT": "SAVEPOINT",
+    "TRANS_STMT_RELEASE": "RELEASE SAVEPOINT",
+    "TRANS_STMT_ROLLBACK_TO": "ROLLBACK TO SAVEPOINT",
+    "TRANS_STMT_PREPARE": "PREPARE TRANSACTION",
 }
+PREPARED_KINDS = {"TRANS_STMT_COMMIT_PREPARED", "TRANS_STMT_ROLLBACK_PREPARED"}
 
 # Statements Postgres always refuses inside a transaction block, by node type.
 ALWAYS_ALONE = {
-    ast.CreatedbStmt: "CREATE DATABASE",
-    ast.DropdbStmt: "DROP DATABASE",
-    ast.CreateTableSpaceStmt: "CREATE TABLESPACE",
-    ast.DropTableSpaceStmt: "DROP TABLESPACE",
-    ast.AlterSystemStmt: "ALTER SYSTEM",
-    ast.CreateSubscriptionStmt: "CREATE SUBSCRIPTION",
-    ast.AlterSubscriptionStmt: "ALTER SUBSCRIPTION",
-    ast.DropSubscriptionStmt: "DROP SUBSCRIPTION",
+    "CreatedbStmt": "CREATE DATABASE",
+    "DropdbStmt": "DROP DATABASE",
+    "CreateTableSpaceStmt": "CREATE TABLESPACE",
+    "DropTableSpaceStmt": "DROP TABLESPACE",
+    "AlterSystemStmt": "ALTER SYSTEM",
+    "CreateSubscriptionStmt": "CREATE SUBSCRIPTION",
+    "AlterSubscriptionStmt": "ALTER SUBSCRIPTION",
+    "DropSubscriptionStmt": "DROP SUBSCRIPTION",
 }
+WHOLE_REINDEX = {"REINDEX_OBJECT_SCHEMA", "REINDEX_OBJECT_DATABASE", "REINDEX_OBJECT_SYSTEM"}
 
 DROPS_DATA = {
-    ObjectType.OBJECT_TABLE: "table",
-    ObjectType.OBJECT_SCHEMA: "schema",
-    ObjectType.OBJECT_MATVIEW: "materialized view",
-    ObjectType.OBJECT_SEQUENCE: "sequence",
-    ObjectType.OBJECT_TYPE: "type",
-    ObjectType.OBJECT_DOMAIN: "domain",
-    ObjectType.OBJECT_EXTENSION: "extension",
-    ObjectType.OBJECT_FOREIGN_TABLE: "foreign table",
+    "OBJECT_TABLE": "table",
+    "OBJECT_SCHEMA": "schema",
+    "OBJECT_MATVIEW": "materialized view",
+    "OBJECT_SEQUENCE": "sequence",
+    "OBJECT_TYPE": "type",
+    "OBJECT_DOMAIN": "domain",
+    "OBJECT_EXTENSION": "extension",
+    "OBJECT_FOREIGN_TABLE": "foreign table",
 }
-
 RELATION_DROPS = {
-    ObjectType.OBJECT_TABLE,
-    ObjectType.OBJECT_INDEX,
-    ObjectType.OBJECT_VIEW,
-    ObjectType.OBJECT_MATVIEW,
-    ObjectType.OBJECT_SEQUENCE,
-    ObjectType.OBJECT_FOREIGN_TABLE,
+    "OBJECT_TABLE",
+    "OBJECT_INDEX",
+    "OBJECT_VIEW",
+    "OBJECT_MATVIEW",
+    "OBJECT_SEQUENCE",
+    "OBJECT_FOREIGN_TABLE",
 }
 
 
-def classify(node: ast.Node) -> Facts:
-    created = _created(node)
+# Node types any rule below looks at; everything else (INSERT, COMMENT, GRANT...) is plainly transactional.
+EXAMINED_KINDS = set(ALWAYS_ALONE) | {
+    "IndexStmt",
+    "DropStmt",
+    "ReindexStmt",
+    "VacuumStmt",
+    "ClusterStmt",
+    "DiscardStmt",
+    "TransactionStmt",
+    "AlterTableStmt",
+    "DropOwnedStmt",
+    "TruncateStmt",
+    "DeleteStmt",
+    "UpdateStmt",
+    "CreateStmt",
+    "CreateTableAsStmt",
+    "ViewStmt",
+    "CreateSeqStmt",
+}
+
+
+def classify(kind: str, tree: dict) -> Facts:
+    """Facts of one statement from its parse node (`kind`, e.g. "IndexStmt") and fields (libpg_query JSON)."""
+    if kind not in EXAMINED_KINDS:
+        return Facts(kind, None, None, None, (), None)
     return Facts(
-        kind=type(node).__name__,
-        non_transactional=_non_transactional(node),
-        refused=_refused(node),
-        destructive=_destructive(node),
-        relations=tuple(r for r in _relations(node) if r not in created),
-        creates=created,
-        concurrent_index=_concurrent_index(node),
+        kind=kind,
+        non_transactional=_non_transactional(kind, tree),
+        refused=_refused(kind, tree),
+        destructive=_destructive(kind, tree),
+        creates=_created(kind, tree),
+        concurrent_index=_concurrent_index(kind, tree),
     )
 
 
-def _refused(node: ast.Node) -> str | None:
-    if isinstance(node, ast.TransactionStmt) and node.kind in REFUSED_TRANSACTION_KINDS:
-        written = REFUSED_TRANSACTION_KINDS[node.kind]
+def relations_of(kind: str, tree: dict) -> tuple[RelationName, ...]:
+    """Existing relations the statement reads, changes or drops (not the ones it creates).
+
+    A walk over the whole tree: done only when asked (pre-flight, locks, rehearsal), not for lint.
+    """
+    created = _created(kind, tree)
+    return tuple(r for r in _relations(kind, tree) if r not in created)
+
+
+def _refused(kind: str, tree: dict) -> str | None:
+    if kind == "TransactionStmt" and tree.get("kind") in REFUSED_TRANSACTION_KINDS:
+        written = REFUSED_TRANSACTION_KINDS[tree["kind"]]
         return f"{written} is refused: the applier owns transactions (it groups statements itself)"
     return None
 
 
-def _non_transactional(node: ast.Node) -> str | None:
+def _non_transactional(kind: str, tree: dict) -> str | None:
     why = "cannot run inside a transaction block"
-    if type(node) in ALWAYS_ALONE:
-        return f"{ALWAYS_ALONE[type(node)]} {why}"
-    if isinstance(node, ast.IndexStmt) and node.concurrent:
+    if kind in ALWAYS_ALONE:
+        return f"{ALWAYS_ALONE[kind]} {why}"
+    if kind == "IndexStmt" and tree.get("concurrent"):
         return f"CREATE INDEX CONCURRENTLY {why}"
-    if isinstance(node, ast.DropStmt) and node.concurrent:
+    if kind == "DropStmt" and tree.get("concurrent"):
         return f"DROP INDEX CONCURRENTLY {why}"
-    if isinstance(node, ast.ReindexStmt):
-        if _option_on(node.params, "concurrently"):
+    if kind == "ReindexStmt":
+        if _option_on(tree.get("params", ()), "concurrently"):
             return f"REINDEX CONCURRENTLY {why}"
-        if node.kind in (
-            ReindexObjectType.REINDEX_OBJECT_SCHEMA,
-            ReindexObjectType.REINDEX_OBJECT_DATABASE,
-            ReindexObjectType.REINDEX_OBJECT_SYSTEM,
-        ):
+        if tree.get("kind") in WHOLE_REINDEX:
             return f"REINDEX of a whole schema, database or system {why}"
-    if isinstance(node, ast.VacuumStmt) and node.is_vacuumcmd:
+    if kind == "VacuumStmt" and tree.get("is_vacuumcmd"):
         return f"VACUUM {why}"
-    if isinstance(node, ast.ClusterStmt) and node.relation is None:
+    if kind == "ClusterStmt" and "relation" not in tree:
         return f"CLUSTER without a table {why}"
-    if isinstance(node, ast.DiscardStmt) and node.target == DiscardMode.DISCARD_ALL:
+    if kind == "DiscardStmt" and tree.get("target") == "DISCARD_ALL":
         return f"DISCARD ALL {why}"
-    if isinstance(node, ast.TransactionStmt) and node.kind in (
-        TransactionStmtKind.TRANS_STMT_COMMIT_PREPARED,
-        TransactionStmtKind.TRANS_STMT_ROLLBACK_PREPARED,
-    ):
+    if kind == "TransactionStmt" and tree.get("kind") in PREPARED_KINDS:
         return f"COMMIT/ROLLBACK PREPARED {why}"
-    if isinstance(node, ast.AlterTableStmt):
-        for cmd in node.cmds or ():
-            if cmd.subtype == AlterTableType.AT_DetachPartition and getattr(cmd.def_, "concurrent", False):
+    if kind == "AlterTableStmt":
+        for cmd in _commands(tree):
+            if cmd.get("subtype") == "AT_DetachPartition" and cmd.get("def", {}).get("PartitionCmd", {}).get(
+                "concurrent"
+            ):
                 return f"DETACH PARTITION CONCURRENTLY {why}"
     return None
 
 
 def _option_on(params, name: str) -> bool:
-    for option in params or ():
-        if isinstance(option, ast.DefElem) and option.defname == name:
-            value = getattr(option.arg, "sval", None) or getattr(option.arg, "ival", None)
-            return option.arg is None or str(value).lower() not in ("false", "off", "0")
+    for item in params:
+        option = item.get("DefElem", {})
+        if option.get("defname") == name:
+            arg = option.get("arg")
+            if arg is None:
+                return True
+            value = next(iter(arg.values()), {})
+            text = str(next(iter(value.values()), "")) if isinstance(value, dict) else str(value)
+            return text.lower() not in ("false", "off", "0", "")
     return False
 
 
-def _destructive(node: ast.Node) -> str | None:
-    if isinstance(node, ast.DropStmt):
-        names = ", ".join(_object_display(obj) for obj in node.objects or ())
-        cascade = node.behavior == DropBehavior.DROP_CASCADE
-        if node.removeType in DROPS_DATA:
-            what = f"drops {DROPS_DATA[node.removeType]} {names} and the data in it"
+def _commands(tree: dict) -> list[dict]:
+    return [item.get("AlterTableCmd", {}) for item in tree.get("cmds", ())]
+
+
+def _destructive(kind: str, tree: dict) -> str | None:
+    cascade = tree.get("behavior") == "DROP_CASCADE"
+    if kind == "DropStmt":
+        names = ", ".join(_object_display(obj) for obj in tree.get("objects", ()))
+        remove = tree.get("removeType")
+        if remove in DROPS_DATA:
+            what = f"drops {DROPS_DATA[remove]} {names} and the data in it"
             return what + (", and CASCADE drops what depends on it" if cascade else "")
         if cascade:
             return f"DROP ... CASCADE also drops everything that depends on {names}"
-    if isinstance(node, ast.DropdbStmt):
-        return f"drops database {node.dbname}"
-    if isinstance(node, ast.DropOwnedStmt):
+    if kind == "DropdbStmt":
+        return f"drops database {tree.get('dbname', '?')}"
+    if kind == "DropOwnedStmt":
         return "drops every object owned by the roles named"
-    if isinstance(node, ast.TruncateStmt):
-        emptied = "empties " + ", ".join(_range_display(r) for r in node.relations or ())
-        cascade = node.behavior == DropBehavior.DROP_CASCADE
+    if kind == "TruncateStmt":
+        emptied = "empties " + ", ".join(
+            _range_display(item.get("RangeVar")) for item in tree.get("relations", ())
+        )
         return emptied + (", and CASCADE empties every table referencing them" if cascade else "")
-    if isinstance(node, ast.DeleteStmt) and node.whereClause is None:
-        return f"deletes every row of {_range_display(node.relation)} (no WHERE)"
-    if isinstance(node, ast.UpdateStmt) and node.whereClause is None:
-        return f"updates every row of {_range_display(node.relation)} (no WHERE)"
-    if isinstance(node, ast.AlterTableStmt):
-        table = _range_display(node.relation)
-        for cmd in node.cmds or ():
-            if cmd.subtype == AlterTableType.AT_DropColumn:
-                return f"drops column {cmd.name} of {table} and its data"
-            if cmd.subtype == AlterTableType.AT_AlterColumnType:
-                return f"changes the type of {table}.{cmd.name}: may rewrite the table or narrow its values"
+    if kind == "DeleteStmt" and "whereClause" not in tree:
+        return f"deletes every row of {_range_display(tree.get('relation'))} (no WHERE)"
+    if kind == "UpdateStmt" and "whereClause" not in tree:
+        return f"updates every row of {_range_display(tree.get('relation'))} (no WHERE)"
+    if kind == "AlterTableStmt":
+        table = _range_display(tree.get("relation"))
+        for cmd in _commands(tree):
+            if cmd.get("subtype") == "AT_DropColumn":
+                return f"drops column {cmd.get('name')} of {table} and its data"
+            if cmd.get("subtype") == "AT_AlterColumnType":
+                return f"changes the type of {table}.{cmd.get('name')}: may rewrite the table or narrow its values"
     return None
 
 
-def _object_display(obj) -> str:
-    if isinstance(obj, tuple | list):
-        return ".".join(getattr(part, "sval", "?") for part in obj)
-    if isinstance(obj, ast.TypeName):
-        return ".".join(getattr(part, "sval", "?") for part in obj.names or ())
-    return getattr(obj, "sval", "?")
+def _strings(items) -> list[str]:
+    return [item.get("String", {}).get("sval", "?") for item in items]
 
 
-def _range_display(rv) -> str:
-    return _relation_name(rv).display if isinstance(rv, ast.RangeVar) else "?"
+def _object_display(obj: dict) -> str:
+    if "List" in obj:
+        return ".".join(_strings(obj["List"].get("items", ())))
+    if "TypeName" in obj:
+        return ".".join(_strings(obj["TypeName"].get("names", ())))
+    if "String" in obj:
+        return obj["String"].get("sval", "?")
+    return "?"
 
 
-def _relation_name(rv: ast.RangeVar) -> RelationName:
-    return RelationName(rv.schemaname or None, rv.relname)
+def _range_display(rv: dict | None) -> str:
+    return _relation_name(rv).display if rv else "?"
 
 
-def _concurrent_index(node: ast.Node) -> ConcurrentIndex | None:
-    if isinstance(node, ast.IndexStmt) and node.concurrent:
-        return ConcurrentIndex(node.idxname or None, _relation_name(node.relation))
+def _relation_name(rv: dict) -> RelationName:
+    return RelationName(rv.get("schemaname") or None, rv.get("relname", ""))
+
+
+def _concurrent_index(kind: str, tree: dict) -> ConcurrentIndex | None:
+    if kind == "IndexStmt" and tree.get("concurrent"):
+        return ConcurrentIndex(tree.get("idxname") or None, _relation_name(tree["relation"]))
     return None
 
 
-def _created(node: ast.Node) -> tuple[RelationName, ...]:
-    if isinstance(node, ast.CreateStmt):
-        return (_relation_name(node.relation),)
-    if isinstance(node, ast.CreateTableAsStmt):
-        return (_relation_name(node.into.rel),)
-    if isinstance(node, ast.ViewStmt):
-        return (_relation_name(node.view),)
-    if isinstance(node, ast.CreateSeqStmt):
-        return (_relation_name(node.sequence),)
-    if isinstance(node, ast.IndexStmt) and node.idxname:
-        return (RelationName(node.relation.schemaname or None, node.idxname),)
+def _created(kind: str, tree: dict) -> tuple[RelationName, ...]:
+    if kind == "CreateStmt":
+        return (_relation_name(tree["relation"]),)
+    if kind == "CreateTableAsStmt":
+        return (_relation_name(tree["into"]["rel"]),)
+    if kind == "ViewStmt":
+        return (_relation_name(tree["view"]),)
+    if kind == "CreateSeqStmt":
+        return (_relation_name(tree["sequence"]),)
+    if kind == "IndexStmt" and tree.get("idxname"):
+        return (RelationName(tree["relation"].get("schemaname") or None, tree["idxname"]),)
     return ()
 
 
-def _relations(node: ast.Node) -> list[RelationName]:
+def _relations(kind: str, tree: dict) -> list[RelationName]:
     """Relations named anywhere in the statement (CTE names left out), first mention first."""
     found: dict[RelationName, None] = {}
     cte_names: set[str] = set()
-    _walk(node, found, cte_names)
-    if isinstance(node, ast.DropStmt) and node.removeType in RELATION_DROPS:
-        for obj in node.objects or ():
-            parts = [getattr(part, "sval", "") for part in obj]
+    _walk(tree, found, cte_names)
+    if kind == "DropStmt" and tree.get("removeType") in RELATION_DROPS:
+        for obj in tree.get("objects", ()):
+            parts = _strings(obj.get("List", {}).get("items", ()))
             found[RelationName(parts[-2] if len(parts) > 1 else None, parts[-1])] = None
     return [r for r in found if not (r.schema is None and r.name in cte_names)]
 
 
 def _walk(value, found: dict, cte_names: set) -> None:
-    # A plain walk over the node's slots: faster than pglast's Visitor on long scripts.
-    if isinstance(value, tuple | list):
+    # In libpg_query's JSON only RangeVar has "relname" (bare in typed fields, wrapped in lists).
+    if isinstance(value, dict):
+        if "relname" in value:
+            found[_relation_name(value)] = None
+            return
+        if "ctename" in value:
+            cte_names.add(value["ctename"])
+        for child in value.values():
+            if isinstance(child, dict | list):
+                _walk(child, found, cte_names)
+    elif isinstance(value, list):
         for item in value:
-            _walk(item, found, cte_names)
-        return
-    if not isinstance(value, ast.Node):
-        return
-    if isinstance(value, ast.RangeVar):
-        found[_relation_name(value)] = None
-        return
-    if isinstance(value, ast.CommonTableExpr):
-        cte_names.add(value.ctename)
-    for slot in value.__slots__:
-        child = getattr(value, slot, None)
-        if isinstance(child, ast.Node | tuple | list):
-            _walk(child, found, cte_names)
+            if isinstance(item, dict | list):
+                _walk(item, found, cte_names)

@@ -14,9 +14,10 @@ import psycopg
 
 from .sqltext import own
 
-HISTORY_DDL = own(
-    """CREATE SCHEMA IF NOT EXISTS neon_ops;
-CREATE TABLE IF NOT EXISTS neon_ops.migrations (
+HISTORY_DDL = (
+    own("CREATE SCHEMA IF NOT EXISTS neon_ops"),
+    own(
+        """CREATE TABLE IF NOT EXISTS neon_ops.migrations (
     migration_id text PRIMARY KEY,
     checksum text NOT NULL,
     steps_total integer NOT NULL,
@@ -24,8 +25,10 @@ CREATE TABLE IF NOT EXISTS neon_ops.migrations (
     applied_by text NOT NULL DEFAULT '',
     started_at timestamptz NOT NULL DEFAULT clock_timestamp(),
     finished_at timestamptz
-);
-CREATE TABLE IF NOT EXISTS neon_ops.migration_steps (
+)"""
+    ),
+    own(
+        """CREATE TABLE IF NOT EXISTS neon_ops.migration_steps (
     migration_id text NOT NULL,
     step integer NOT NULL,
     first_statement integer NOT NULL,
@@ -37,6 +40,7 @@ CREATE TABLE IF NOT EXISTS neon_ops.migration_steps (
     applied_at timestamptz NOT NULL DEFAULT clock_timestamp(),
     PRIMARY KEY (migration_id, step)
 )"""
+    ),
 )
 HISTORY_EXISTS_SQL = own("SELECT to_regclass('neon_ops.migration_steps') IS NOT NULL")
 INSERT_MIGRATION_SQL = own(
@@ -118,7 +122,8 @@ def ensure_history_tables(cur: psycopg.Cursor) -> None:
     """Create schema and tables on first use; callers hold the apply lock, so this never races."""
     cur.execute(HISTORY_EXISTS_SQL)
     if not cur.fetchone()[0]:
-        cur.execute(HISTORY_DDL)
+        for statement in HISTORY_DDL:
+            cur.execute(statement)
 
 
 def read_history(conn: psycopg.Connection, migration_id: str, *, steps_total: int | None = None) -> History:

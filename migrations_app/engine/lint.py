@@ -176,6 +176,8 @@ def _squawk_finding(item: SquawkFinding, statement, line: int, column: int, poli
 
 def _char_column(line_text: str, byte_column: int) -> int:
     """squawk counts UTF-8 bytes within the line; we count characters (1-based)."""
+    if line_text.isascii():
+        return byte_column + 1
     prefix = line_text.encode("utf-8")[:byte_column]
     return len(prefix.decode("utf-8", errors="ignore")) + 1
 

@@ -4,9 +4,10 @@ Consecutive transactional statements form one step (one transaction, recorded
 with the step's history row); each non-transactional statement is a step of its own.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 
-from .classify import ConcurrentIndex, RelationName, classify
+from .classify import ConcurrentIndex, RelationName, classify, relations_of
 from .parse import Piece, checksum, split_sql
 
 
@@ -21,9 +22,14 @@ class Statement:
     non_transactional: str | None
     refused: str | None
     destructive: str | None
-    relations: tuple[RelationName, ...]
     creates: tuple[RelationName, ...]
     concurrent_index: ConcurrentIndex | None
+    tree: dict = field(repr=False, compare=False)  # the parse tree (libpg_query JSON)
+
+    @cached_property
+    def relations(self) -> tuple[RelationName, ...]:
+        """Existing relations it reads, changes or drops (schema-qualified when the SQL qualifies them)."""
+        return relations_of(self.kind, self.tree)
 
     @property
     def transactional(self) -> bool:
@@ -78,7 +84,7 @@ class Plan:
 
 
 def statement_from(piece: Piece) -> Statement:
-    facts = classify(piece.node)
+    facts = classify(piece.kind, piece.tree)
     return Statement(
         index=piece.index,
         text=piece.text,
@@ -89,9 +95,9 @@ def statement_from(piece: Piece) -> Statement:
         non_transactional=facts.non_transactional,
         refused=facts.refused,
         destructive=facts.destructive,
-        relations=facts.relations,
         creates=facts.creates,
         concurrent_index=facts.concurrent_index,
+        tree=piece.tree,
     )
 
 

@@ -6,8 +6,8 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 # Rule names of squawk 2.70.0 (read from the binary: `squawk -e <name>` refuses any other name).
 KNOWN_RULES = frozenset(
@@ -39,8 +39,7 @@ class SquawkError(RuntimeError):
     """squawk could not run or answered something other than its JSON report."""
 
 
-@dataclass(frozen=True)
-class SquawkFinding:
+class SquawkFinding(NamedTuple):  # a tuple: thousands are built per long script
     rule: str
     level: str
     message: str
@@ -112,14 +111,14 @@ def parse_report(out: str, err: str, returncode: int) -> list[SquawkFinding]:
         raise SquawkError(f"squawk failed: {detail[0]}")
     return [
         SquawkFinding(
-            rule=item.get("rule_name", ""),
-            level=item.get("level", "Warning"),
-            message=item.get("message", ""),
-            help=item.get("help"),
-            line=int(item.get("line", 0)),
-            column=int(item.get("column", 0)),
-            line_end=int(item.get("line_end", item.get("line", 0))),
-            column_end=int(item.get("column_end", item.get("column", 0))),
+            item.get("rule_name", ""),
+            item.get("level", "Warning"),
+            item.get("message", ""),
+            item.get("help"),
+            item.get("line", 0),
+            item.get("column", 0),
+            item.get("line_end", item.get("line", 0)),
+            item.get("column_end", item.get("column", 0)),
         )
         for item in report
     ]

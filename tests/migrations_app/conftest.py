@@ -60,9 +60,11 @@ def target_sql(target_db):
 
 @pytest.fixture
 def apply(target):
-    """apply(sql, migration_id=..., **kwargs) -> ApplyResult, with the progress events in result_events."""
+    """apply(sql, migration_id=..., events=[] or on_progress=..., **kwargs) -> ApplyResult."""
 
-    def run(sql: str, migration_id: str = "m-1", conn=None, settings=FAST, events=None, **kwargs):
+    def run(
+        sql: str, migration_id: str = "m-1", conn=None, settings=FAST, events=None, on_progress=None, **kwargs
+    ):
         plan = build_plan(sql)
         return apply_migration(
             conn or target,
@@ -70,7 +72,7 @@ def apply(target):
             migration_id=migration_id,
             checksum=plan.checksum,
             settings=settings,
-            on_progress=events.append if events is not None else None,
+            on_progress=on_progress or (events.append if events is not None else None),
             **kwargs,
         )
 
