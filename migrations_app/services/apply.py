@@ -158,8 +158,12 @@ def run_apply(task_run: TaskRun) -> None:
     except (TargetError, InvalidURL) as exc:
         _end(task_run, run, ApplyOutcome.NOT_APPLIED, f"{exc.message if hasattr(exc, 'message') else exc} Nothing was applied.")  # fmt: skip
         return
-    with conn, Watch(task_run, run.pk) as watch:
-        result, before, after = _apply_with_schema(conn, plan, run, policy, task_run, watch)
+    try:
+        with conn, Watch(task_run, run.pk) as watch:
+            result, before, after = _apply_with_schema(conn, plan, run, policy, task_run, watch)
+    except engine_apply.ApplyRefused as exc:
+        _end(task_run, run, ApplyOutcome.NOT_APPLIED, str(exc))
+        return
     run.lsn_before = result.lsn_before or ""
     run.steps = _step_rows(plan, result)
     outcome = _outcome_of(result)
