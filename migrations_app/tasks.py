@@ -16,9 +16,11 @@ from dashboard.neon.state import compute_is_idle
 from migrations_app.models import ApplyOutcome, ApplyRun, RequestState
 from migrations_app.services import apply as apply_service
 from migrations_app.services import rehearse as rehearse_service
+from migrations_app.services import restore as restore_service
 
 REHEARSE_KIND = "migrations.rehearse"
 APPLY_KIND = "migrations.apply"
+RESTORE_KIND = "migrations.restore"
 IDLE_COMPUTE = "the compute is idle: wake it and the migration starts"
 
 
@@ -122,3 +124,16 @@ def taskruns_cancel_queued(task_run) -> bool:
             progress="Cancelled",
         )
     )  # fmt: skip
+
+
+def enqueue_restore(run: ApplyRun, user):
+    project = run.revision.request.project
+    params = {"apply_run": run.pk, "preserve_under_name": restore_service.preserve_name(run)}
+    return taskruns.enqueue(restore_branch, RESTORE_KIND, project=project, user=user, params=params)
+
+
+@shared_task(name="migrations.restore", soft_time_limit=240, time_limit=300)
+def restore_branch(run_id: str) -> None:
+    run = taskruns.claim(run_id)
+    if run is not None:
+        taskruns.execute(run, restore_service.run_restore, audit_action="migration.restore")

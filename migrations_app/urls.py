@@ -14,5 +14,6 @@ urlpatterns = [
     path(R + "rehearse/", views.migration_rehearse, name="migration_rehearse"),
     path(R + "apply/", views.migration_apply, name="migration_apply"),
     path(R + "cancel/", views.migration_cancel, name="migration_cancel"),
+    path(R + "restore/", views.migration_restore, name="migration_restore"),
     path(R + "progress/", views.migration_progress, name="migration_progress"),
 ]

@@ -8,6 +8,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.db.models import Prefetch
 from django.http import Http404
 from django.shortcuts import redirect, render
@@ -18,6 +19,7 @@ from dashboard.access import get_project_for_user
 from dashboard.models import Role
 from dashboard.neon.state import branches_for, resolve_branch
 from dashboard.views.polling import task_partial
+from migrations_app import tasks
 from migrations_app.forms import ApplyForm, CommentForm, RejectForm, SqlForm
 from migrations_app.models import FINISHED_STATES, ApplyOutcome, ApplyRun, MigrationRequest
 from migrations_app.services import workflow
@@ -205,6 +207,26 @@ def migration_apply(request, slug, migration_id):
 @require_POST
 def migration_cancel(request, slug, migration_id):
     return _step(request, slug, migration_id, Role.ENGINEER, lambda req: workflow.cancel(req, request.user))
+
+
+@login_required
+@require_POST
+def migration_restore(request, slug, migration_id):
+    """Admins restore a Neon branch to the LSN recorded before one of this request's applies."""
+    project, _ = get_project_for_user(request, slug, Role.ADMIN)
+    req = _request_or_404(project, migration_id)
+    run_id = request.POST.get("run", "")
+    run = ApplyRun.objects.filter(revision__request=req, pk=int(run_id)).first() if run_id.isdigit() else None
+    if not project.is_neon or run is None or not run.lsn_before:
+        messages.error(request, "Only an apply on a Neon branch with a recorded LSN can be restored to.")
+        return redirect(_page_url(req))
+    with transaction.atomic():
+        task_run = tasks.enqueue_restore(run, request.user)
+    messages.success(
+        request, f"Restoring {req.branch_label} to LSN {run.lsn_before}; the current state is kept as "
+        f"{task_run.params['preserve_under_name']}."
+    )  # fmt: skip
+    return redirect(_page_url(req))
 
 
 @login_required

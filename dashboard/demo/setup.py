@@ -12,6 +12,7 @@ from psycopg import sql
 
 from dashboard import audit
 from dashboard.models import Membership, Project, Role, Team
+from migrations_app.demo import ensure_demo_migration
 
 PAGILA_DIR = Path(settings.BASE_DIR).parent / "shared" / "fixtures" / "pagila"
 LOGINS_FILE = Path(settings.BASE_DIR) / "var" / "demo-logins.txt"
@@ -121,4 +122,5 @@ def load_demo() -> DemoResult:
     loaded = ensure_pagila()
     project = ensure_project(team)
     write_logins(password)
+    ensure_demo_migration(project)
     return DemoResult(password=password, password_is_new=is_new, project=project, pagila_loaded=loaded)

@@ -24,6 +24,7 @@ MATRIX = [
     ("post", "{id}/reject/", {"comment": "no"}, [302, 404, 403, 403, 302]),
     ("post", "{id}/rehearse/", {}, [302, 404, 403, 302, 302]),
     ("post", "{id}/cancel/", {}, [302, 404, 403, 302, 302]),
+    ("post", "{id}/restore/", {"run": "1"}, [302, 404, 403, 403, 302]),  # plain project: refused, message
     ("get", "{id}/progress/", {}, [302, 404, 302, 302, 302]),  # without htmx: back to the page
 ]
 
