@@ -238,4 +238,8 @@ def migration_progress(request, slug, migration_id):
     if not request.htmx:
         return redirect(_page_url(req))
     context = request_page_context(req, request.user, membership)
-    return task_partial(request, "migrations_app/_progress.html", context, context["active_task_run"])
+    run = context["active_task_run"]
+    response = task_partial(request, "migrations_app/_progress.html", context, run)
+    if run is None or run.is_finished:
+        response["HX-Refresh"] = "true"  # the state, approvals and buttons change with it: reload once
+    return response
