@@ -14,7 +14,7 @@ import logging
 import threading
 
 import psycopg
-from django.db import close_old_connections, connection
+from django.db import connection
 from django.utils import timezone
 
 # Dashboard code used here (import paths of today; the layout issue moves them).
@@ -268,7 +268,6 @@ def apply_crashed(task_run: TaskRun, message: str) -> None:
 
 def reconcile_lost_applies() -> int:
     """The reconciler's hook: runs whose TaskRun was marked lost (or failed) but still say running."""
-    close_old_connections()
     runs = ApplyRun.objects.filter(
         outcome=ApplyOutcome.RUNNING, task_run__status__in=[TaskStatus.LOST, TaskStatus.FAILED]
     ).select_related("revision__request__project")
