@@ -2,14 +2,14 @@
 
 Each piece keeps its exact original text and where it starts in the whole script
 (1-based line and column), so findings and errors point at what the author wrote.
-The parse tree is libpg_query's JSON form (plain dicts): building pglast's Python
-node objects costs about 50 times more on long scripts.
+A statement's parse tree is libpg_query's JSON form (plain dicts), read only when
+asked: building pglast's Python node objects costs about 50 times more.
 """
 
 import bisect
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from pglast import parser as pg_parser
 
@@ -26,18 +26,13 @@ class SqlSyntaxError(ValueError):
 
 @dataclass(frozen=True)
 class Piece:
-    """One statement as written: text without the trailing semicolon, its offset, line and column.
-
-    `kind` is the parse node's name (e.g. "IndexStmt") and `tree` its fields, as libpg_query's JSON has them.
-    """
+    """One statement as written: text without the trailing semicolon, its offset, line and column."""
 
     index: int
     text: str
     offset: int
     line: int
     column: int
-    kind: str
-    tree: dict = field(repr=False, compare=False)
 
 
 def checksum(sql: str) -> str:
@@ -69,36 +64,35 @@ def split_sql(sql: str) -> list[Piece]:
     """The statements of `sql`; raises SqlSyntaxError at the right place when it does not parse."""
     lines = LineIndex(sql)
     try:
-        parsed = json.loads(pg_parser.parse_sql_json(sql))
+        slices = pg_parser.split(sql, with_parser=True, only_slices=True)
     except pg_parser.ParseError as exc:
         # The error's location counts characters (pglast converts it).
         message, location = exc.args[0], exc.args[1] if len(exc.args) > 1 else 0
         line, column = lines.locate(min(max(location, 0), len(sql)))
         raise SqlSyntaxError(message, line, column) from None
-    raw_statements = parsed.get("stmts", [])
-    encoded = sql.encode("utf-8")
-    spans = []
-    for raw in raw_statements:
-        # Byte offsets; a missing field is 0, and a length of 0 means "up to the end of the script".
-        start = raw.get("stmt_location", 0)
-        spans.append((start, start + raw["stmt_len"] if raw.get("stmt_len") else len(encoded)))
-    to_char = _char_offsets(sql, encoded, [offset for span in spans for offset in span])
     pieces = []
-    for raw, (start_byte, end_byte) in zip(raw_statements, spans, strict=True):
-        start, end = to_char[start_byte], to_char[end_byte]
-        line, column = lines.locate(start)
-        ((kind, tree),) = raw["stmt"].items()
-        pieces.append(Piece(len(pieces), sql[start:end].rstrip(), start, line, column, kind, tree))
+    for span in slices:
+        line, column = lines.locate(span.start)
+        pieces.append(Piece(len(pieces), sql[span], span.start, line, column))
     return pieces
 
 
-def _char_offsets(sql: str, encoded: bytes, byte_offsets: list[int]) -> dict[int, int]:
-    """Byte offset -> character offset, for the few offsets asked (one pass over the script)."""
-    if len(encoded) == len(sql):
-        return {offset: offset for offset in byte_offsets}
-    result, previous_byte, previous_char = {}, 0, 0
-    for offset in sorted(set(byte_offsets)):
-        previous_char += len(encoded[previous_byte:offset].decode("utf-8"))
-        previous_byte = offset
-        result[offset] = previous_char
-    return result
+def parse_tree(text: str) -> tuple[str, dict]:
+    """(node name, fields) of one statement, as libpg_query's JSON has them, e.g. ("IndexStmt", {...})."""
+    return parse_trees([text])[0]
+
+
+def parse_trees(texts: list[str]) -> list[tuple[str, dict]]:
+    """parse_tree of many statements in one call to the parser (cheaper than one call each).
+
+    The statements are joined with a newline before each semicolon, so a trailing line comment
+    cannot swallow it.
+    """
+    raw_statements = json.loads(pg_parser.parse_sql_json("\n;\n".join(texts)))["stmts"]
+    if len(raw_statements) != len(texts):
+        raise ValueError("the statements did not parse back one by one")
+    trees = []
+    for raw in raw_statements:
+        ((kind, tree),) = raw["stmt"].items()
+        trees.append((kind, tree))
+    return trees

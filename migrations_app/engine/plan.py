@@ -4,41 +4,78 @@ Consecutive transactional statements form one step (one transaction, recorded
 with the step's history row); each non-transactional statement is a step of its own.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 
-from .classify import ConcurrentIndex, RelationName, classify, relations_of
-from .parse import Piece, checksum, split_sql
+from .classify import ConcurrentIndex, Facts, RelationName, classify, may_matter, relations_of
+from .parse import checksum, parse_tree, parse_trees, split_sql
 
 
 @dataclass(frozen=True)
 class Statement:
+    """One statement of the script; what it is comes from its parse tree, read the first time it is asked.
+
+    Lint asks only whether it runs alone, is refused or is destructive, and most statements show by
+    their words alone that they are none of these (classify.may_matter), so long scripts lint fast.
+    """
+
     index: int  # 0-based position in the script
     text: str  # exactly as written, without the trailing semicolon
     line: int  # 1-based line where it starts in the whole script
     column: int
     offset: int  # character offset in the whole script
-    kind: str
-    non_transactional: str | None
-    refused: str | None
-    destructive: str | None
-    creates: tuple[RelationName, ...]
-    concurrent_index: ConcurrentIndex | None
-    tree: dict = field(repr=False, compare=False)  # the parse tree (libpg_query JSON)
+
+    @property
+    def number(self) -> int:
+        """1-based, as people count statements."""
+        return self.index + 1
 
     @cached_property
-    def relations(self) -> tuple[RelationName, ...]:
-        """Existing relations it reads, changes or drops (schema-qualified when the SQL qualifies them)."""
-        return relations_of(self.kind, self.tree)
+    def tree(self) -> tuple[str, dict]:
+        """(node name, fields) from libpg_query's JSON parse tree."""
+        return parse_tree(self.text)
+
+    @cached_property
+    def facts(self) -> Facts:
+        return classify(*self.tree)
+
+    @cached_property
+    def _may_matter(self) -> bool:
+        return may_matter(self.text)
+
+    @property
+    def kind(self) -> str:
+        return self.facts.kind  # the parse node's name, e.g. "IndexStmt"
+
+    @property
+    def non_transactional(self) -> str | None:
+        """Why it must run outside a transaction block (None: it runs inside one)."""
+        return self.facts.non_transactional if self._may_matter else None
+
+    @property
+    def refused(self) -> str | None:
+        return self.facts.refused if self._may_matter else None
+
+    @property
+    def destructive(self) -> str | None:
+        return self.facts.destructive if self._may_matter else None
 
     @property
     def transactional(self) -> bool:
         return self.non_transactional is None
 
     @property
-    def number(self) -> int:
-        """1-based, as people count statements."""
-        return self.index + 1
+    def creates(self) -> tuple[RelationName, ...]:
+        return self.facts.creates
+
+    @property
+    def concurrent_index(self) -> ConcurrentIndex | None:
+        return self.facts.concurrent_index if self._may_matter else None
+
+    @cached_property
+    def relations(self) -> tuple[RelationName, ...]:
+        """Existing relations it reads, changes or drops (schema-qualified when the SQL qualifies them)."""
+        return relations_of(*self.tree)
 
 
 @dataclass(frozen=True)
@@ -83,24 +120,6 @@ class Plan:
         return tuple(seen)
 
 
-def statement_from(piece: Piece) -> Statement:
-    facts = classify(piece.kind, piece.tree)
-    return Statement(
-        index=piece.index,
-        text=piece.text,
-        line=piece.line,
-        column=piece.column,
-        offset=piece.offset,
-        kind=facts.kind,
-        non_transactional=facts.non_transactional,
-        refused=facts.refused,
-        destructive=facts.destructive,
-        creates=facts.creates,
-        concurrent_index=facts.concurrent_index,
-        tree=piece.tree,
-    )
-
-
 def group_steps(statements: tuple[Statement, ...]) -> tuple[Step, ...]:
     steps: list[Step] = []
     batch: list[Statement] = []
@@ -117,9 +136,16 @@ def group_steps(statements: tuple[Statement, ...]) -> tuple[Step, ...]:
     return tuple(steps)
 
 
+def _read_trees_together(statements: list[Statement]) -> None:
+    """Parse the statements lint must look into in one parser call, filling their cached `tree`."""
+    for statement, tree in zip(statements, parse_trees([s.text for s in statements]), strict=True):
+        statement.__dict__["tree"] = tree  # where functools.cached_property keeps its value
+
+
 def build_plan(sql: str) -> Plan:
     """Parse and group `sql`; raises parse.SqlSyntaxError when it does not parse, ValueError when empty."""
-    statements = tuple(statement_from(piece) for piece in split_sql(sql))
+    statements = tuple(Statement(p.index, p.text, p.line, p.column, p.offset) for p in split_sql(sql))
+    _read_trees_together([s for s in statements if s._may_matter])
     if not statements:
         raise ValueError("The migration has no statements.")
     return Plan(sql=sql, checksum=checksum(sql), statements=statements, steps=group_steps(statements))
