@@ -13,6 +13,7 @@ from psycopg import sql
 from dashboard.common import audit
 from dashboard.demo.local_pg import load_pagila
 from dashboard.models import Membership, Project, Role, Team
+from migrations_app.demo import ensure_demo_migration
 
 # VAR_DIR as in scripts/services.sh, so a second set of servers keeps its own logins file.
 LOGINS_FILE = Path(os.environ.get("VAR_DIR") or Path(settings.BASE_DIR) / "var") / "demo-logins.txt"
@@ -116,4 +117,5 @@ def load_demo() -> DemoResult:
     loaded = ensure_pagila()
     project = ensure_project(team)
     write_logins(password)
+    ensure_demo_migration(project)
     return DemoResult(password=password, password_is_new=is_new, project=project, pagila_loaded=loaded)
