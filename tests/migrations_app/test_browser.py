@@ -5,12 +5,10 @@ import pytest
 from playwright.sync_api import expect
 
 from dashboard.schema.snapshots import capture_snapshot
-from tests.browser import conftest as browser_fixtures
+from tests.support.browser import browser_type_launch_args, login  # noqa: F401  (fixtures)
 from tests.support import pg
 
 pytestmark = pytest.mark.browser
-# Real Chromium and the real login form, as the other areas' browser tests use them.
-browser_type_launch_args, login = browser_fixtures.browser_type_launch_args, browser_fixtures.login
 
 SQL = "ALTER TABLE customer ADD COLUMN loyalty_points bigint;\nUPDATE customer SET loyalty_points = 0 WHERE id < 3;"
 
