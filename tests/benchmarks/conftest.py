@@ -30,3 +30,36 @@ def config_for(dbname: str, scripts, **options) -> RunConfig:
 def query(dbname: str, sql: str, params=()):
     with pg.admin_connect(dbname) as conn:
         return conn.execute(sql, params).fetchall()
+
+
+# --- the Django area: projects, runs with real results, Chromium --------------------------------
+
+from tests.support.browser import browser_type_launch_args, login  # noqa: E402,F401  (Chromium for browser tests)
+
+
+def real_result(dbname: str, workload: str = "select-only", **options) -> dict:
+    """A RunResult measured by the engine on a real database holding pgbench's tables, as JSON."""
+    from dashboard.benchmarks.engine import builtin_script, run
+
+    values = {"duration_seconds": 2, "clients": 1, **options}
+    return run(config_for(dbname, [builtin_script(workload)], **values)).to_dict()
+
+
+@pytest.fixture(scope="module")
+def measured_results(django_db_blocker):
+    """Two real select-only results (1 and 2 clients) measured once per module on a scratch database."""
+    name = pg.create_database("benchres")
+    with pg.admin_connect(name) as conn:
+        initialise(conn, scale=1)
+    results = {"one": real_result(name, clients=1), "two": real_result(name, clients=2)}
+    pg.drop_database(name)
+    return results
+
+
+def make_run(project, result: dict | None = None, **fields):
+    """A BenchmarkRun row as a finished worker leaves it (status and result given by the test)."""
+    from dashboard.models import BenchmarkRun
+
+    values = {"workload": "select-only", "clients": 1, "duration_seconds": 2, "status": "finished",
+              "result": result or {}, "target_key": f"k{BenchmarkRun.objects.count()}", **fields}  # fmt: skip
+    return BenchmarkRun.objects.create(project=project, **values)
