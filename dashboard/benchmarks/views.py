@@ -163,6 +163,7 @@ def _percent(value: float) -> str:
 def _verdict_rows(comparisons) -> list[dict]:
     return [
         {
+            "metric": c.metric,
             "label": METRIC_LABELS[c.metric],
             "a": c.baseline_mean,
             "b": c.candidate_mean,
