@@ -12,4 +12,11 @@ from dashboard.queries import tasks as queries_tasks
 from dashboard.schema import tasks as schema_tasks
 from dashboard.taskruns import tasks as taskruns_tasks
 
-AREA_TASK_MODULES = (benchmarks_tasks, neon_tasks, projects_tasks, queries_tasks, schema_tasks, taskruns_tasks)
+AREA_TASK_MODULES = (
+    benchmarks_tasks,
+    neon_tasks,
+    projects_tasks,
+    queries_tasks,
+    schema_tasks,
+    taskruns_tasks,
+)
