@@ -3,17 +3,10 @@
 import pytest
 
 from dashboard.benchmarks import demo
-from dashboard.benchmarks.tasks import run_benchmark
-from dashboard.models import BenchmarkRun
 from dashboard.neon.sync import sync_project
+from tests.benchmarks.conftest import run_here
 
 pytestmark = pytest.mark.django_db
-
-
-def run_here(run: BenchmarkRun) -> BenchmarkRun:
-    run_benchmark(str(run.task_run_id))
-    run.refresh_from_db()
-    return run
 
 
 def test_the_demo_queues_one_select_only_run_once_and_it_finishes(project):

@@ -8,10 +8,9 @@ compute unless the person asked; cold starts suspend and wake on purpose.
 import pytest
 
 from dashboard.benchmarks import execution
-from dashboard.benchmarks.tasks import run_benchmark
 from dashboard.models import BenchmarkRun, NeonBranch, NeonCompute, TaskRun
 from dashboard.neon.sync import sync_project
-from tests.benchmarks.conftest import query
+from tests.benchmarks.conftest import query, run_here
 from tests.neon.conftest import STANDIN_PROJECT
 from tests.neon.test_sync import make_branch, suspend
 
@@ -28,13 +27,6 @@ def start(client, **fields) -> BenchmarkRun:
     response = post(client, **fields)
     assert response.status_code == 302, response.content.decode()[-3000:]
     return BenchmarkRun.objects.latest("pk")
-
-
-def run_here(run: BenchmarkRun) -> BenchmarkRun:
-    """Run the queued task in this process, exactly as the worker would (claim, then the service body)."""
-    run_benchmark(str(run.task_run_id))
-    run.refresh_from_db()
-    return run
 
 
 def branch_names(neon_standin) -> list[str]:

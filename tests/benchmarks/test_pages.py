@@ -17,18 +17,6 @@ VALID = {"workload": "select-only", "clients": "2", "duration_seconds": "5", "co
          "protocol": "prepared", "scale": "1"}  # fmt: skip
 
 
-@pytest.fixture(scope="module")
-def shop_database(django_db_blocker):
-    name = pg.create_database("benchpages")
-    yield name
-    pg.drop_database(name)
-
-
-@pytest.fixture
-def shop(team, shop_database):
-    return Project.objects.create(team=team, name="Shop", slug="shop", pooled_url=pg.url_for(shop_database))
-
-
 def counts():
     return BenchmarkRun.objects.count(), TaskRun.objects.count()
 

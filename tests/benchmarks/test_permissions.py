@@ -25,13 +25,6 @@ URLS = [
 RANK = {"viewer": 1, "engineer": 2, "admin": 3}
 
 
-@pytest.fixture(scope="module")
-def shop_database(django_db_blocker):
-    name = pg.create_database("benchperm")
-    yield name
-    pg.drop_database(name)
-
-
 @pytest.fixture
 def finished_run(team, shop_database, measured_results):
     project = Project.objects.create(
