@@ -115,6 +115,9 @@ def test_no_run_wakes_an_idle_compute_unless_asked(
 ):
     sync_project(neon_project)  # the dashboard has learned that the compute is idle
     client = client_for("engineer")
+    for page in ("/projects/pagila-neon/benchmarks/", NEW, "/projects/pagila-neon/benchmarks/compare/"):
+        assert client.get(page).status_code == 200
+    assert neon_standin.standin.attempts_on(idle_default_compute) == 0  # pages show stored data only
     before = BenchmarkRun.objects.count()
     refused = post(client, use_temporary_branch=None)
     assert refused.status_code == 400 and "is idle (suspended)" in refused.content.decode()
