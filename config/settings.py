@@ -235,6 +235,17 @@ HEALTH_THRESHOLDS = {
     "slow_count": (env_int("HEALTH_SLOW_WARN", 1), env_int("HEALTH_SLOW_CRIT", 5)),
 }
 
+# --- migration history (other tools' history tables; migrations_app/history/) ---
+# Rows read per history table (newest first); the timeline and drift use what was read.
+MIGRATION_HISTORY_READ_LIMIT = env_int("MIGRATION_HISTORY_READ_LIMIT", 500, minimum=1)
+if MIGRATION_HISTORY_READ_LIMIT > 10_000:
+    raise ImproperlyConfigured("MIGRATION_HISTORY_READ_LIMIT must be at most 10000")
+# Stored reads per project and branch: at most this many, none older than this many days (by the
+# last time a read confirmed it); the newest read of each branch is always kept.
+MIGRATION_HISTORY_KEEP_READS = env_int("MIGRATION_HISTORY_KEEP_READS", 200, minimum=1)
+MIGRATION_HISTORY_RETENTION_DAYS = env_int("MIGRATION_HISTORY_RETENTION_DAYS", 90, minimum=1)
+MIGRATION_HISTORY_PAGE_SIZE = env_int("MIGRATION_HISTORY_PAGE_SIZE", 50, minimum=5)
+
 # --- beat: every periodic task, in one place, by its stable task name (see dashboard/tasks.py) ---
 CELERY_BEAT_SCHEDULE = {
     "reconcile-stale-task-runs": {"task": "taskruns.reconcile_stale", "schedule": 60.0},
@@ -242,4 +253,5 @@ CELERY_BEAT_SCHEDULE = {
     "schema-periodic-snapshots": {"task": "schema.periodic_snapshots", "schedule": 300.0},
     "queries-collect-due": {"task": "queries.collect_due", "schedule": 60.0},
     "queries-cleanup": {"task": "queries.cleanup_history", "schedule": 3600.0},
+    "migrations-history-cleanup": {"task": "migrations.cleanup_history_reads", "schedule": 3600.0},
 }

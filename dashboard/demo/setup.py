@@ -12,6 +12,7 @@ from psycopg import sql
 
 from dashboard.common import audit
 from dashboard.models import Membership, Project, Role, Team
+from migrations_app.history.demo import ensure_demo_history
 
 PAGILA_DIR = Path(settings.BASE_DIR).parent / "shared" / "fixtures" / "pagila"
 LOGINS_FILE = Path(settings.BASE_DIR) / "var" / "demo-logins.txt"
@@ -120,5 +121,6 @@ def load_demo() -> DemoResult:
     ensure_users(team, password, reset_password=is_new or bool(settings.DEMO_PASSWORD))
     loaded = ensure_pagila()
     project = ensure_project(team)
+    ensure_demo_history(project, server_conninfo(demo_database()))
     write_logins(password)
     return DemoResult(password=password, password_is_new=is_new, project=project, pagila_loaded=loaded)
