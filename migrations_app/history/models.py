@@ -33,6 +33,9 @@ class MigrationHistoryRead(models.Model):
     data = models.JSONField(default=dict)  # readers.HistoryRead.to_dict()
     # Entries with no apply time that this read showed first (readers.first_seen), as dicts.
     first_seen = models.JSONField(default=list)
+    # Entries the previous state held and this one does not (golang-migrate's replaced version, an
+    # earlier Alembic head, deleted rows), so the timeline keeps them.
+    gone = models.JSONField(default=list)
     # readers.problems() of this read (Finding dicts), so health reads them without loading `data`.
     problems = models.JSONField(default=list)
     tool_tables = models.PositiveIntegerField(default=0)

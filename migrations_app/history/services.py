@@ -20,7 +20,7 @@ from dashboard.neon.state import compute_is_idle
 from dashboard.schema.snapshots import diff_snapshots
 from dashboard.targets.connect import TargetError
 from migrations_app.history.models import MigrationHistoryRead, ReadSource, SchemaChangeSummary
-from migrations_app.history.store import read_target, store_read
+from migrations_app.history.store import identity, read_target, store_read
 from migrations_app.readers import (
     LABELS,
     BranchDifference,
@@ -52,26 +52,26 @@ def dashboard_migrations(project: Project, branch_id: str = "") -> list[HistoryE
 
 @dataclass
 class BranchHistory:
-    """What is stored for one branch: the newest read and the entries reads timed by first sight."""
+    """What is stored for one branch: the newest read, the entries reads timed by first sight, and
+    the entries that left the tables (both oldest read first)."""
 
     record: MigrationHistoryRead | None
     read: HistoryRead | None
     first_seen: list[HistoryEntry] = field(default_factory=list)
+    gone: list[HistoryEntry] = field(default_factory=list)
 
 
 def load_branch_history(project: Project, branch_id: str = "") -> BranchHistory:
-    """Two queries whatever the number of reads: the newest read, and every read's first-seen entries."""
+    """Two queries whatever the number of reads: the newest read; every read's first-seen and gone entries."""
     reads = MigrationHistoryRead.objects.filter(project=project, branch_id=branch_id)
     record = reads.order_by("-read_at").first()
     if record is None:
         return BranchHistory(None, None)
-    seen = reads.order_by("read_at").values_list("first_seen", flat=True)
-    entries = [HistoryEntry.from_dict(entry) for batch in seen for entry in batch]
-    return BranchHistory(record, HistoryRead.from_dict(record.data), entries)
-
-
-def _identity(entry: HistoryEntry) -> tuple[str, str, str, str]:
-    return entry.tool, entry.schema, entry.table, entry.key
+    history = BranchHistory(record, HistoryRead.from_dict(record.data))
+    for first_seen, gone in reads.order_by("read_at").values_list("first_seen", "gone"):
+        history.first_seen += [HistoryEntry.from_dict(entry) for entry in first_seen]
+        history.gone += [HistoryEntry.from_dict(entry) for entry in gone]
+    return history
 
 
 @dataclass
@@ -85,6 +85,7 @@ class Item:
     own_time: datetime | None = None  # the time a tool keeps that is not an apply time (drizzle)
     gone: bool = False  # seen by an earlier read, no longer in the table
     since: datetime | None = None  # first seen: the read before, which did not show it yet
+    gone_at: datetime | None = None  # the first read that no longer showed it
     snapshot: dict | None = None  # id, version, taken_at, first_taken_at, source
     previous: dict | None = None
     summary: str = ""
@@ -104,41 +105,49 @@ class Item:
         return self.drift is not None and not self.drift.explained
 
 
-def _since(entry: HistoryEntry) -> datetime | None:
-    """The read before the one that first showed `entry` (it was applied after that read)."""
-    value = entry.details.get("previous_read_at")
+def _time(entry: HistoryEntry, key: str) -> datetime | None:
+    value = entry.details.get(key)
     return datetime.fromisoformat(value) if value else None
 
 
+def _item(entry: HistoryEntry, firsts: dict, **extra) -> Item:
+    """An entry's item: its apply time, else when the dashboard first saw it, else its own time, else none."""
+    seen = firsts.get(identity(entry))
+    own_time = entry.applied_at if not entry.time_is_apply_time else None
+    if entry.has_apply_time:
+        return Item(entry.tool, entry.applied_at, entry=entry, **extra)
+    if seen is not None:
+        since = _time(seen, "previous_read_at")
+        return Item(entry.tool, seen.applied_at, FIRST_SEEN, entry, own_time, since=since, **extra)
+    if own_time is not None:
+        return Item(entry.tool, own_time, OWN_TIME, entry, own_time, **extra)
+    return Item(entry.tool, None, NO_TIME, entry, **extra)
+
+
 def entry_items(history: BranchHistory, own: list[HistoryEntry]) -> list[Item]:
-    """Timeline items of tool entries: apply times as recorded, other times labelled for what they are."""
+    """Timeline items of tool entries: apply times as recorded, other times labelled for what they are.
+
+    Entries no longer in a tool's table (a replaced golang-migrate version, an earlier Alembic
+    head, a deleted row) stay on the timeline, marked so.
+    """
     firsts: dict[tuple, HistoryEntry] = {}
     for entry in history.first_seen:  # oldest read first: keep the first sight
-        firsts.setdefault(_identity(entry), entry)
-    items = [Item(DASHBOARD, entry.applied_at, entry=entry) for entry in own]
+        firsts.setdefault(identity(entry), entry)
     current = history.read.entries() if history.read else []
-    for entry in current:
-        seen = firsts.get(_identity(entry))
-        own_time = entry.applied_at if not entry.time_is_apply_time else None
-        if entry.has_apply_time:
-            items.append(Item(entry.tool, entry.applied_at, entry=entry))
-        elif seen is not None:
-            items.append(Item(entry.tool, seen.applied_at, FIRST_SEEN, entry, own_time, since=_since(seen)))
-        elif own_time is not None:
-            items.append(Item(entry.tool, own_time, OWN_TIME, entry, own_time))
-        else:
-            items.append(Item(entry.tool, None, NO_TIME, entry))
-    present = {_identity(entry) for entry in current}
-    for identity, seen in firsts.items():
-        if identity not in present:
-            items.append(Item(seen.tool, seen.applied_at, FIRST_SEEN, seen, gone=True, since=_since(seen)))
+    present = {identity(entry) for entry in current}
+    left = {identity(entry): entry for entry in history.gone if identity(entry) not in present}  # latest wins
+    items = [Item(DASHBOARD, entry.applied_at, entry=entry) for entry in own]
+    items += [_item(entry, firsts) for entry in current]
+    items += [_item(entry, firsts, gone=True, gone_at=_time(entry, "gone_at")) for entry in left.values()]
     return items
 
 
 def drift_entries(history: BranchHistory, own: list[HistoryEntry]) -> list[HistoryEntry]:
-    """Every migration with a time it was applied by: recorded apply times, and times of first sight."""
+    """Every migration with a time it was applied by: recorded apply times (also of entries that have
+    left the tables since), and times of first sight."""
     current = history.read.entries() if history.read else []
-    return [*own, *(entry for entry in current if entry.has_apply_time), *history.first_seen]
+    recorded = [entry for entry in (*current, *history.gone) if entry.has_apply_time]
+    return [*own, *recorded, *history.first_seen]
 
 
 SNAPSHOT_FIELDS = ("id", "version", "taken_at", "first_taken_at", "source")

@@ -21,7 +21,7 @@ from django.utils import timezone
 from dashboard.models import Project
 from dashboard.targets.connect import TargetError
 from migrations_app.history.models import MigrationHistoryRead, ReadSource
-from migrations_app.readers import HistoryRead, first_seen, problems, read_history
+from migrations_app.readers import HistoryEntry, HistoryRead, first_seen, problems, read_history
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +69,26 @@ def latest_record(project: Project, branch_id: str = "", *fields: str) -> Migrat
     return rows.order_by("-read_at").first()
 
 
+def identity(entry: HistoryEntry) -> tuple[str, str, str, str]:
+    return entry.tool, entry.schema, entry.table, entry.key
+
+
+def _gone(previous: HistoryRead, current: HistoryRead) -> list[dict]:
+    """Entries of the previous state missing now, with the time of the read that no longer showed them.
+
+    Not for tables this read could not see whole (unreadable, cut at the row limit, unusable).
+    """
+    present = {identity(entry) for entry in current.entries()}
+    blind = {(item.tool, item.schema, item.table) for item in current.unreadable}
+    blind |= {(h.tool, h.schema, h.table) for h in current.tools if h.truncated or h.problem}
+    note = {"gone_at": current.read_at.isoformat()}
+    return [
+        {**entry.to_dict(), "details": {**entry.details, **note}}
+        for entry in previous.entries()
+        if identity(entry) not in present and identity(entry)[:3] not in blind
+    ]
+
+
 @transaction.atomic
 def store_read(project: Project, read: HistoryRead, branch=None, *, source: str = ReadSource.SNAPSHOT
                ) -> MigrationHistoryRead:  # fmt: skip
@@ -85,15 +105,16 @@ def store_read(project: Project, read: HistoryRead, branch=None, *, source: str 
         MigrationHistoryRead.objects.filter(pk=latest.pk).update(last_read_at=read.read_at)
         latest.last_read_at = read.read_at
         return latest
-    new_entries = []
+    new_entries, gone = [], []
     if latest is not None:
         # The previous state was last seen at last_read_at: an entry new since then was applied after it.
         previous = replace(HistoryRead.from_dict(latest.data), read_at=latest.last_read_at)
         new_entries = [entry.to_dict() for entry in first_seen([previous, read])]
+        gone = _gone(previous, read)
     return MigrationHistoryRead.objects.create(
         project=project, branch_id=branch_id, branch_name=branch_name, read_at=read.read_at,
         last_read_at=read.read_at, source=source, content_hash=content_hash, data=data,
-        first_seen=new_entries, problems=[finding.to_dict() for finding in problems(read)],
+        first_seen=new_entries, gone=gone, problems=[finding.to_dict() for finding in problems(read)],
         tool_tables=len(read.tools),
     )  # fmt: skip
 
