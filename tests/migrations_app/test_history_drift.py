@@ -32,7 +32,9 @@ def test_a_schema_changed_by_plain_sql_is_flagged_with_its_diff(client_for, proj
     assert "hotfix" in diff
 
 
-def test_a_change_with_a_prisma_migration_finished_in_the_interval_is_explained(client_for, project, target_db):
+def test_a_change_with_a_prisma_migration_finished_in_the_interval_is_explained(
+    client_for, project, target_db
+):
     create_tool_table(target_db, "prisma")
     snapshot(project)
     run_sql(target_db, "CREATE TABLE refunds (id int PRIMARY KEY)")
