@@ -4,11 +4,7 @@ Import the helpers (and fixtures) you use into the test module (the folder's con
 the reviewed-migrations tests).
 """
 
-import io
 import uuid
-
-import pytest
-from django.core.management import call_command
 
 from dashboard.schema.snapshots import capture_snapshot
 from migrations_app.history.models import MigrationHistoryRead
@@ -48,10 +44,3 @@ def page(client, url: str) -> str:
     response = client.get(url)
     assert response.status_code == 200, response.status_code
     return response.content.decode()
-
-
-@pytest.fixture
-def api_token(users, team):
-    out = io.StringIO()
-    call_command("create_api_token", "--team", "acme", "--user", "admin", "--name", "alerts", stdout=out)
-    return out.getvalue().strip()
