@@ -16,7 +16,7 @@ from django.utils.http import urlencode
 from dashboard.connections import open_target
 from dashboard.introspection.diff import summarize
 from dashboard.models import Project, SchemaSnapshot
-from dashboard.neon.state import compute_is_idle
+from dashboard.neon.state import compute_is_idle, resolve_branch
 from dashboard.schema.snapshots import diff_snapshots
 from dashboard.targets.connect import TargetError
 from migrations_app.history.models import MigrationHistoryRead, ReadSource, SchemaChangeSummary
@@ -251,8 +251,10 @@ def compare(project: Project, branch_id: str, other_id: str) -> tuple[list[Branc
 def refresh(project: Project, branch=None) -> tuple[MigrationHistoryRead | None, str]:
     """Read and store the history now for a person: (the stored read, "") or (None, why not).
 
-    Never for a Neon compute that counts as idle (the page shows the idle notice and its wake button).
+    `branch`: a NeonBranch, a branch id or name, or None for the default branch. Never for a Neon
+    compute that counts as idle (the page shows the idle notice and its wake button).
     """
+    branch = resolve_branch(project, branch) if branch else None
     if compute_is_idle(project, branch):
         return None, IDLE
     try:
