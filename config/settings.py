@@ -253,5 +253,7 @@ CELERY_BEAT_SCHEDULE = {
     "schema-periodic-snapshots": {"task": "schema.periodic_snapshots", "schedule": 300.0},
     "queries-collect-due": {"task": "queries.collect_due", "schedule": 60.0},
     "queries-cleanup": {"task": "queries.cleanup_history", "schedule": 3600.0},
+    # Start applies whose "not before" time has come, or whose idle compute a person has woken.
+    "migrations-start-due-applies": {"task": "migrations.start_due_applies", "schedule": 30.0},
     "migrations-history-cleanup": {"task": "migrations.cleanup_history_reads", "schedule": 3600.0},
 }

@@ -21,8 +21,11 @@ from dashboard.schema.snapshots import diff_snapshots
 from dashboard.targets.connect import TargetError
 from migrations_app.history.models import MigrationHistoryRead, ReadSource, SchemaChangeSummary
 from migrations_app.history.store import identity, read_target, store_read
+from migrations_app.models import ApplyOutcome, ApplyRun
 from migrations_app.readers import (
+    APPLIED,
     LABELS,
+    PARTIAL,
     BranchDifference,
     DriftCheck,
     HistoryEntry,
@@ -42,12 +45,33 @@ OLDEST = datetime.min.replace(tzinfo=UTC)
 
 
 def dashboard_migrations(project: Project, branch_id: str = "") -> list[HistoryEntry]:
-    """The dashboard's own applied migrations, as HistoryEntry(tool="dashboard", ...), newest first.
+    """The dashboard's own applies on the branch (reviewed migrations' ApplyRun), newest first; one query.
 
-    The hook for the reviewed-migrations workflow: fill it from its ApplyRun records once they
-    exist; until then the dashboard has applied nothing.
+    Applied and partly applied runs count: both changed the schema when they finished.
     """
-    return []
+    branch_ids = {branch_id}
+    if not branch_id and project.is_neon:
+        default = resolve_branch(project)
+        if default is not None:
+            branch_ids.add(default.branch_id)  # a request may name the default branch by its id
+    runs = (
+        ApplyRun.objects.filter(revision__request__project=project, revision__request__branch_id__in=branch_ids,
+                                outcome__in=[ApplyOutcome.APPLIED, ApplyOutcome.PARTLY_APPLIED],
+                                finished_at__isnull=False)
+        .select_related("revision__request").order_by("-finished_at")
+    )  # fmt: skip
+    return [_own_entry(project, run) for run in runs]
+
+
+def _own_entry(project: Project, run: ApplyRun) -> HistoryEntry:
+    request = run.revision.request
+    partial = run.outcome == ApplyOutcome.PARTLY_APPLIED
+    return HistoryEntry(
+        tool=DASHBOARD, schema="", table="", key=f"#{request.pk}",
+        description=f"{request.title} (revision {run.revision.number})", applied_at=run.finished_at,
+        success=not partial, state=PARTIAL if partial else APPLIED,
+        details={"url": reverse("migration_detail", args=[project.slug, request.pk])},
+    )  # fmt: skip
 
 
 @dataclass

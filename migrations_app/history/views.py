@@ -43,7 +43,8 @@ def timeline_context(request, project, membership) -> dict:
     if tool and tool not in (*TOOLS, services.SCHEMA, services.DASHBOARD):
         error, tool = f"There is no tool “{tool}”: showing every tool.", ""
     shown = [item for item in items if item.tool == tool] if tool else items
-    page = Paginator(shown, settings.MIGRATION_HISTORY_PAGE_SIZE).get_page(request.GET.get("page"))
+    # ?tpage=: the reviewed-migrations list above the timeline pages its own list with ?page=.
+    page = Paginator(shown, settings.MIGRATION_HISTORY_PAGE_SIZE).get_page(request.GET.get("tpage"))
     services.summarize_versions(page.object_list)
     context = {
         "branch_name": branch_name,

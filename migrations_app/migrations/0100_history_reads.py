@@ -7,10 +7,9 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
 
-    initial = True
-
     dependencies = [
         ('dashboard', '0003_merge_0002_neon_0002_queries_0002_schema'),
+        ('migrations_app', '0001_initial'),
     ]
 
     operations = [

@@ -14,7 +14,7 @@ from dashboard.models import TaskRun
 
 PUBLIC = {"accounts/login/", "accounts/logout/", "", "metrics"}  # login, logout, redirect, token-auth API
 SAMPLE = {"slug": "shop", "schema": "public", "table": "orders", "branch_id": "br-x", "member_id": "1",
-          "queryid": "1", "pid": "1", "run_id": str(uuid.uuid4())}  # fmt: skip
+          "queryid": "1", "pid": "1", "run_id": str(uuid.uuid4()), "migration_id": "1"}  # fmt: skip
 
 
 def dashboard_routes():

@@ -89,8 +89,8 @@ def test_the_timeline_is_paged(client_for, project, target_db, settings):
     snapshot(project)
     first = page(client_for("viewer"), URL + "?tool=prisma")
     assert order_of(first, "20240512_step", "20240508_step") == [0, 4] and len(rows(first)) == 5
-    assert "Page 1 of 3" in first and 'href="?tool=prisma&amp;page=2"' in first
-    last = page(client_for("viewer"), URL + "?tool=prisma&page=3")
+    assert "Page 1 of 3" in first and 'href="?tool=prisma&amp;tpage=2"' in first
+    last = page(client_for("viewer"), URL + "?tool=prisma&tpage=3")
     assert len(rows(last)) == 2 and "20240501_step" in last
 
 
