@@ -3,7 +3,9 @@
 from datetime import UTC, datetime
 
 import pytest
+from django.utils import timezone
 
+from migrations_app.models import ApplyOutcome, ApplyRun, MigrationRequest, Revision
 from tests.migrations_app.history_fixtures import create_tool_table, page, prisma, run_sql, snapshot
 from tests.migrations_app.test_history_timeline import order_of, rows
 
@@ -75,3 +77,21 @@ def test_an_unchanged_schema_adds_no_version_and_no_drift(client_for, project, t
     snapshot(project)
     html = page(client_for("viewer"), URL)
     assert len(rows(html)) == 1 and "first snapshot" in html and OUTSIDE not in html
+
+
+def test_a_change_the_dashboard_applied_is_explained_and_on_the_timeline(
+    client_for, project, target_db, users
+):
+    snapshot(project)
+    run_sql(target_db, "CREATE TABLE coupons (id int PRIMARY KEY)")
+    request = MigrationRequest.objects.create(project=project, title="Add <coupons>", state="applied")
+    revision = Revision.objects.create(request=request, number=1, sql="CREATE TABLE coupons (id int PRIMARY KEY)",
+                                       checksum="c" * 64)  # fmt: skip
+    ApplyRun.objects.create(revision=revision, checksum="c" * 64, outcome=ApplyOutcome.APPLIED,
+                            started_at=timezone.now(), finished_at=timezone.now())  # fmt: skip
+    snapshot(project)
+    html = page(client_for("viewer"), URL)
+    assert OUTSIDE not in version_row(html, 2) and "explained by 1 migration" in version_row(html, 2)
+    own = rows(html)[order_of(html, f"#{request.pk}")[0]]
+    assert "<td>Dashboard</td>" in own and "Add &lt;coupons&gt; (revision 1)" in own
+    assert f'href="/projects/shop/migrations/{request.pk}/"' in own
