@@ -21,6 +21,7 @@ from dashboard.models import Role
 from dashboard.neon.state import branches_for, resolve_branch
 from migrations_app import tasks
 from migrations_app.forms import ApplyForm, CommentForm, RejectForm, SqlForm
+from migrations_app.history.views import timeline_context
 from migrations_app.models import FINISHED_STATES, ApplyOutcome, ApplyRun, MigrationRequest
 from migrations_app.services import workflow
 from migrations_app.services.presenting import request_page_context
@@ -59,10 +60,12 @@ def migration_list(request, slug):
         run.approvers = [a.approver for a in run.revision.approvals.all() if a.decision == "approve"]
     context = {
         "project": project,
+        "membership": membership,
         "pending": pending[:100],
         "page": history,
         "can_draft": membership.has_role(Role.ENGINEER),
     }
+    context.update(timeline_context(request, project, membership))
     return render(request, "migrations_app/list.html", context)
 
 

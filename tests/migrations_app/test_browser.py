@@ -5,7 +5,6 @@ import pytest
 from playwright.sync_api import expect
 
 from dashboard.schema.snapshots import capture_snapshot
-from tests.support.browser import browser_type_launch_args, login  # noqa: F401  (fixtures)
 from tests.support import pg
 
 pytestmark = pytest.mark.browser
