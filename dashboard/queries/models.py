@@ -9,7 +9,7 @@ pg_stat_statements (role x queryid x toplevel) once (Statement).
 from django.db import models
 from django.utils import timezone
 
-__all__ = ["CollectorState", "CollectorStatus", "QueryText", "Statement", "StatsSample"]
+__all__ = ["CollectorState", "CollectorStatus", "DueReason", "QueryText", "Statement", "StatsSample"]
 
 
 class QueryText(models.Model):
@@ -88,9 +88,17 @@ class CollectorStatus(models.TextChoices):
     OK = "ok", "Collected"
     BASELINE = "baseline", "Baseline taken"
     IDLE = "idle", "Skipped: compute idle"
-    QUIET = "quiet", "Nothing ran but the dashboard: backing off"
+    QUIET = "quiet", "Nothing ran but the dashboard"
     UNAVAILABLE = "unavailable", "pg_stat_statements unavailable"
     ERROR = "error", "Failed"
+
+
+class DueReason(models.TextChoices):
+    """Why the next snapshot is due when it is (shown on Queries)."""
+
+    INTERVAL = "interval", "the normal interval"
+    BACKOFF = "backoff", "backing off so the compute may suspend"
+    IDLE = "idle", "the compute is idle"
 
 
 class CollectorState(models.Model):
@@ -102,6 +110,9 @@ class CollectorState(models.Model):
     status = models.CharField(max_length=16, choices=CollectorStatus.choices, default=CollectorStatus.NEVER)
     message = models.TextField(blank=True, default="")
     next_due_at = models.DateTimeField(default=timezone.now)
+    due_reason = models.CharField(max_length=16, choices=DueReason.choices, default=DueReason.INTERVAL)
+    # Set while a worker collects (scheduled or "Collect now"), so two snapshots never overlap.
+    leased_until = models.DateTimeField(null=True, blank=True)
     last_attempt_at = models.DateTimeField(null=True, blank=True)
     last_snapshot_at = models.DateTimeField(null=True, blank=True)
     # Consecutive snapshots in which only the dashboard's own statements moved (drives the backoff).

@@ -205,6 +205,34 @@ class Chart:
     bars: list[dict] = field(default_factory=list)
     peak: float = 0.0
 
+    @property
+    def peak_label(self) -> str:
+        return format_measure(self.peak, self.unit)
+
+
+BYTE_UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")
+
+
+def format_measure(value: float, unit: str) -> str:
+    """A measure as people read it: counts whole with thousands separators, times with a precision
+    that fits their size (seconds from 1,000 ms on), bytes in binary units."""
+    if unit == "ms":
+        if value >= 1000:
+            return f"{value / 1000:,.2f} s"
+        if value >= 100:
+            return f"{value:.0f} ms"
+        if value >= 10:
+            return f"{value:.1f} ms"
+        if value >= 1 or value == 0:
+            return f"{value:.2f} ms"
+        return f"{value:.3f} ms"
+    if unit == "bytes":
+        size, index = float(value), 0
+        while abs(size) >= 1024 and index < len(BYTE_UNITS) - 1:
+            size, index = size / 1024, index + 1
+        return f"{size:.0f} {BYTE_UNITS[index]}" if index == 0 else f"{size:.1f} {BYTE_UNITS[index]}"
+    return f"{round(value):,} {unit}"  # counts (calls, rows, blocks)
+
 
 def per_role(project, query_text: QueryText, window: Window) -> list[dict]:
     """The statement's totals in the window for each role that ran it."""
@@ -270,7 +298,7 @@ def chart(title: str, unit: str, history: list[dict], key: str, window: Window) 
                 "y": round(result.height - h, 1),
                 "w": round(bar_width, 1),
                 "h": round(h, 1),
-                "label": f"{start:%Y-%m-%d %H:%M} UTC: {value:,.2f} {unit}",
+                "label": f"{start:%Y-%m-%d %H:%M} UTC: {format_measure(value, unit)}",
             }
         )
     return result

@@ -113,7 +113,7 @@ def test_detail_page_shows_charts_and_formatted_text(client_for, collected):
     response = client_for("viewer").get(f"/projects/shop/queries/{queryid}/?window=1h")
     body = response.content.decode()
     assert response.status_code == 200
-    assert body.count("<svg") == 3 and "30.00 calls" in body
+    assert body.count("<svg") == 3 and "(peak 30 calls)" in body and "30.00" not in body
     per_role = body[body.index('class="data compact per-role"') :]
     assert "<td>postgres</td>" in per_role and '<td class="num">30</td>' in per_role
     assert "SELECT name\nFROM items\nWHERE id = $1" in body
@@ -131,7 +131,10 @@ def test_explain_with_bound_parameters(client_for, collected):
     )
     body = response.content.decode()
     assert response.status_code == 200, body
-    assert "Index Scan using items_pkey" in body
+    # What the feature guarantees: the plan of this statement with the bound value. Whether the
+    # planner scans the index or the (small) table is its own choice.
+    plan = body[body.index('<pre class="plan-text">') :]
+    assert "on items" in plan and "(id = 5)" in plan
 
 
 def test_explain_parameter_is_never_interpolated(client_for, collected):
@@ -243,7 +246,7 @@ def test_detail_page_marks_a_reset(client_for, project, target_url):
     queryid = queryid_of(project, "items WHERE id = $1")
     body = client_for("viewer").get(f"/projects/shop/queries/{queryid}/?window=1h").content.decode()
     assert "Counters were reset (or the server restarted)" in body
-    assert "2.00 calls" in body  # counted from zero after the reset, never negative
+    assert "(peak 2 calls)" in body  # counted from zero after the reset, never negative
 
 
 def test_top_statements_are_paged(client_for, project, target_url):
