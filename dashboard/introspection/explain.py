@@ -173,7 +173,7 @@ def explain(
             f"The statement has {info.param_count} parameter(s); {len(values)} value(s) given."
         )
     options = "GENERIC_PLAN" if generic else ("ANALYZE, BUFFERS" if analyze else "COSTS")
-    query = sql.SQL("EXPLAIN ({options}) {statement}").format(
+    query = sql.SQL("/* neon-ops-dashboard explain */ EXPLAIN ({options}) {statement}").format(
         options=sql.SQL(options), statement=sql.SQL(text)
     )
     with conn.transaction(force_rollback=True):

@@ -154,7 +154,7 @@ def _statement_ids(project, state, previous_totals, snap: StatementsSnapshot, re
     moved_ids = {known[d.entry.key] for d in result.moved if d.entry.key in known}
     # One query: which moved statements still exist (retention cleanup may have removed some; they are
     # re-created below) and which are our own.
-    alive = dict(Statement.objects.filter(id__in=moved_ids).values_list("id", "query__is_own"))
+    alive = dict(Statement.objects.filter(id__in=moved_ids).values_list("id", "is_own"))
     own = {pk for pk, is_own in alive.items() if is_own}
     for key in [k for k, v in known.items() if v in moved_ids and v not in alive]:
         del known[key]
@@ -179,36 +179,41 @@ def _create_statements(project, snap: StatementsSnapshot, entries, cur, now) -> 
                 queryid=row.queryid,
                 text=row.text,
                 fingerprint=_fingerprint(row.text),
-                is_own=is_own_statement(row.text),
                 first_seen_at=now,
             )
             for row in new_texts
         ],
         ignore_conflicts=True,
     )
-    text_ids = dict(
-        QueryText.objects.filter(project=project, queryid__in=queryids).values_list("queryid", "id")
-    )
+    texts = {
+        queryid: (pk, text)
+        for queryid, pk, text in QueryText.objects.filter(project=project, queryid__in=queryids).values_list(
+            "queryid", "id", "text"
+        )
+    }
     Statement.objects.bulk_create(
         [
             Statement(
                 project=project,
-                query_id=text_ids[e.queryid],
+                query_id=texts[e.queryid][0],
                 queryid=e.queryid,
                 userid=e.userid,
                 role_name=snap.roles.get(e.userid, str(e.userid)),
                 dbid=snap.dbid,
                 datname=snap.datname,
                 toplevel=e.toplevel,
+                # Own only when the dashboard's role ran its marked text (queryid ignores comments,
+                # so the same text id can be the dashboard's for one role and user traffic for another).
+                is_own=is_own_statement(texts[e.queryid][1], userid=e.userid, own_userid=snap.own_userid),
                 first_seen_at=now,
             )
             for e in entries
-            if e.queryid in text_ids
+            if e.queryid in texts
         ],
         ignore_conflicts=True,
     )
     rows = Statement.objects.filter(project=project, dbid=snap.dbid, queryid__in=queryids).values_list(
-        "userid", "queryid", "toplevel", "id", "query__is_own"
+        "userid", "queryid", "toplevel", "id", "is_own"
     )
     return {(u, q, t): pk for u, q, t, pk, _ in rows}, {pk for *_, pk, is_own in rows if is_own}
 

@@ -17,8 +17,6 @@ class QueryText(models.Model):
     queryid = models.BigIntegerField()
     text = models.TextField()
     fingerprint = models.CharField(max_length=40, blank=True, default="")
-    # Statements the dashboard itself sends while collecting (recognised by their marker comment).
-    is_own = models.BooleanField(default=False)
     first_seen_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -41,6 +39,9 @@ class Statement(models.Model):
     dbid = models.BigIntegerField()
     datname = models.CharField(max_length=128, blank=True, default="")
     toplevel = models.BooleanField(default=True)
+    # The dashboard's own traffic: its marker first and run by the role it connects as
+    # (introspection.statements.is_own_statement). Hidden from the pages; does not end a quiet streak.
+    is_own = models.BooleanField(default=False)
     first_seen_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -45,7 +45,7 @@ class Filters:
 def samples_in(project, window: Window, filters: Filters | None = None):
     """The project's samples in the window, without the dashboard's own statements."""
     qs = StatsSample.objects.filter(
-        project=project, taken_at__gt=window.start, taken_at__lte=window.end, statement__query__is_own=False
+        project=project, taken_at__gt=window.start, taken_at__lte=window.end, statement__is_own=False
     )
     if filters is not None:
         if filters.role:
@@ -76,7 +76,7 @@ WITH per_entry AS (
   SELECT st.query_id, st.queryid, st.role_name, st.datname, q.text, e.calls, e.total_ms, e.rows, e.blks_read,
          e.blks_hit, sum(e.total_ms) OVER () AS window_total_ms
   FROM per_entry e JOIN {statements} st ON st.id = e.statement_id JOIN {texts} q ON q.id = st.query_id
-  WHERE NOT q.is_own
+  WHERE NOT st.is_own
 ), per_query AS (
   SELECT query_id, queryid, min(text) AS text, sum(calls) AS calls, sum(total_ms) AS total_ms, sum(rows) AS rows,
          sum(blks_read) AS blks_read, sum(blks_hit) AS blks_hit, max(window_total_ms) AS window_total_ms
@@ -188,7 +188,7 @@ def pretty(text: str) -> str:
 
 
 def filter_choices(project) -> dict:
-    statements = Statement.objects.filter(project=project, query__is_own=False)
+    statements = Statement.objects.filter(project=project, is_own=False)
     return {
         "roles": sorted(set(statements.values_list("role_name", flat=True))),
         "databases": sorted(set(statements.values_list("datname", flat=True))),

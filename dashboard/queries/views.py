@@ -164,8 +164,10 @@ def _query_text(project, queryid: str) -> QueryText:
         number = int(queryid)
     except ValueError:
         raise Http404("No such statement") from None
-    text = QueryText.objects.filter(project=project, queryid=number, is_own=False).first()
-    if text is None:
+    text = QueryText.objects.filter(project=project, queryid=number).first()
+    # The dashboard's own statements are not shown (a text only they ran); user traffic with the
+    # same text id (comments do not change it) is.
+    if text is None or (text.statements.exists() and not text.statements.filter(is_own=False).exists()):
         raise Http404("No such statement")
     return text
 
