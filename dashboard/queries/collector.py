@@ -18,6 +18,8 @@ from django.db.models import Q
 from django.utils import timezone
 
 from dashboard.connections import open_target
+from dashboard.introspection.activity import redact_literals
+from dashboard.introspection.redaction import redact_secrets
 from dashboard.introspection.statements import (
     StatementsSnapshot,
     StatementsUnavailable,
@@ -174,13 +176,7 @@ def _create_statements(project, snap: StatementsSnapshot, entries, cur, now) -> 
     new_texts = read_texts(cur, snap, [q for q in queryids if q not in stored])
     QueryText.objects.bulk_create(
         [
-            QueryText(
-                project=project,
-                queryid=row.queryid,
-                text=row.text,
-                fingerprint=_fingerprint(row.text),
-                first_seen_at=now,
-            )
+            QueryText(project=project, queryid=row.queryid, first_seen_at=now, **stored_text(row.text))
             for row in new_texts
         ],
         ignore_conflicts=True,
@@ -216,6 +212,17 @@ def _create_statements(project, snap: StatementsSnapshot, entries, cur, now) -> 
         "userid", "queryid", "toplevel", "id", "is_own"
     )
     return {(u, q, t): pk for u, q, t, pk, _ in rows}, {pk for *_, pk, is_own in rows if is_own}
+
+
+def stored_text(text: str) -> dict:
+    """What is kept of a text: secrets masked for everyone, and the literal-free version for viewers."""
+    text = redact_secrets(text)
+    viewer_text = redact_literals(text)
+    return {
+        "text": text,
+        "viewer_text": viewer_text if viewer_text != text else "",
+        "fingerprint": _fingerprint(text),
+    }
 
 
 def _fingerprint(text: str) -> str:

@@ -15,7 +15,11 @@ __all__ = ["CollectorState", "CollectorStatus", "DueReason", "QueryText", "State
 class QueryText(models.Model):
     project = models.ForeignKey("dashboard.Project", on_delete=models.CASCADE, related_name="query_texts")
     queryid = models.BigIntegerField()
+    # Secrets (passwords in utility statements) are masked before the text is stored, for everyone.
     text = models.TextField()
+    # The text with every literal replaced by "?" (what viewers see and search), or "" when the
+    # text holds no literal.
+    viewer_text = models.TextField(blank=True, default="")
     fingerprint = models.CharField(max_length=40, blank=True, default="")
     first_seen_at = models.DateTimeField(default=timezone.now)
 
@@ -26,6 +30,13 @@ class QueryText(models.Model):
 
     def __str__(self) -> str:
         return f"{self.queryid}: {self.text[:60]}"
+
+    @property
+    def has_hidden_literals(self) -> bool:
+        return bool(self.viewer_text)
+
+    def text_for(self, hide_literals: bool) -> str:
+        return self.viewer_text if hide_literals and self.viewer_text else self.text
 
 
 class Statement(models.Model):

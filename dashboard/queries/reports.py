@@ -73,7 +73,8 @@ WITH per_entry AS (
   WHERE project_id = %(project)s AND taken_at > %(start)s AND taken_at <= %(end)s
   GROUP BY statement_id
 ), visible AS (
-  SELECT st.query_id, st.queryid, st.role_name, st.datname, q.text, e.calls, e.total_ms, e.rows, e.blks_read,
+  SELECT st.query_id, st.queryid, st.role_name, st.datname,
+         CASE WHEN %(hide_literals)s AND q.viewer_text <> '' THEN q.viewer_text ELSE q.text END AS text, e.calls, e.total_ms, e.rows, e.blks_read,
          e.blks_hit, sum(e.total_ms) OVER () AS window_total_ms
   FROM per_entry e JOIN {statements} st ON st.id = e.statement_id JOIN {texts} q ON q.id = st.query_id
   WHERE NOT st.is_own
@@ -146,9 +147,20 @@ class TopPage:
 
 
 def top_statements(
-    project, window: Window, filters: Filters, sort: str, page: int = 1, per_page: int = 50
+    project,
+    window: Window,
+    filters: Filters,
+    sort: str,
+    page: int = 1,
+    per_page: int = 50,
+    *,
+    hide_literals: bool = False,
 ) -> TopPage:
-    """One page of query ids ordered by the chosen measure, with share of the window's total time."""
+    """One page of query ids ordered by the chosen measure, with share of the window's total time.
+
+    With `hide_literals` (viewers) texts are shown, and the text filter searches them, with every
+    literal replaced by "?", as on the activity page.
+    """
     order, _ = SORTS.get(sort, SORTS["total"])
     query = TOP_SQL.format(samples=SAMPLE_TABLE, statements=STATEMENT_TABLE, texts=TEXT_TABLE, order=order)
     params = {
@@ -158,6 +170,7 @@ def top_statements(
         "role": filters.role,
         "database": filters.database,
         "pattern": like_pattern(filters.text),
+        "hide_literals": hide_literals,
         "limit": per_page,
         "offset": (max(page, 1) - 1) * per_page,
     }
@@ -165,7 +178,7 @@ def top_statements(
         cursor.execute(query, params)
         rows = [dict(zip(TOP_COLUMNS, row, strict=True)) for row in cursor.fetchall()]
     if not rows and page > 1:  # past the last page (the data moved on): show the first
-        return top_statements(project, window, filters, sort, 1, per_page)
+        return top_statements(project, window, filters, sort, 1, per_page, hide_literals=hide_literals)
     for row in rows:
         row["text"] = one_line(row["text"])
         row["share"] = (row["total_ms"] / row["window_total_ms"] * 100) if row["window_total_ms"] else 0.0

@@ -143,7 +143,8 @@ def _list_context(request, project, membership) -> dict:
     window, window_error = parse_window(request.GET, timezone.now())
     filters = _filters(request.GET)
     sort = request.GET.get("sort", "total") if request.GET.get("sort") in reports.SORTS else "total"
-    page = reports.top_statements(project, window, filters, sort, _page_number(request.GET.get("page")))
+    page = reports.top_statements(project, window, filters, sort, _page_number(request.GET.get("page")),
+                                  hide_literals=hides_literals(membership))  # fmt: skip
     return {
         **_collector_context(request, project, membership),
         "window": window,
@@ -157,6 +158,11 @@ def _list_context(request, project, membership) -> dict:
         "rows": page.rows,
         **reports.filter_choices(project),
     }
+
+
+def hides_literals(membership) -> bool:
+    """Viewers see statement texts without literals, as on the activity page (they may hold secrets)."""
+    return not membership.has_role(Role.ENGINEER)
 
 
 def _query_text(project, queryid: str) -> QueryText:
@@ -182,7 +188,10 @@ def _server_version(project) -> int | None:
 def _detail_context(request, project, membership, query_text: QueryText) -> dict:
     window, window_error = parse_window(request.GET, timezone.now())
     history = reports.statement_history(project, query_text, window)
+    hide = hides_literals(membership)
     try:
+        if hide and query_text.has_hidden_literals:
+            raise ExplainRefused(services.HIDDEN_LITERALS_MESSAGE)
         info = inspect_statement(query_text.text)
         explain_error = ""
     except ExplainRefused as exc:
@@ -192,7 +201,7 @@ def _detail_context(request, project, membership, query_text: QueryText) -> dict
         "project": project,
         "membership": membership,
         "query": query_text,
-        "pretty_text": reports.pretty(query_text.text),
+        "pretty_text": reports.pretty(query_text.text_for(hide)),
         "window": window,
         "window_error": window_error,
         "windows": reports.WINDOW_LABELS,
@@ -237,9 +246,8 @@ def query_explain(request, slug, queryid):
     # Any EXPLAIN connects, which would wake a suspended Neon compute: instead show the idle
     # notice, whose audited "Wake compute" button (engineers and admins) is the way to wake it.
     compute_idle = compute_is_idle(project)
-    plan, error = services.explain_for_page(
-        project, query_text, mode, request.POST, compute_idle=compute_idle
-    )
+    plan, error = services.explain_for_page(project, query_text, mode, request.POST, compute_idle=compute_idle,
+                                            hide_literals=hides_literals(membership))  # fmt: skip
     if mode == "analyze":
         audit.record(request.user, "query.explain_analyze", project=project, obj=query_text,
                      outcome=Outcome.FAILURE if error else Outcome.SUCCESS, queryid=query_text.queryid,
