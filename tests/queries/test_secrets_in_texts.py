@@ -118,7 +118,7 @@ def test_literals_are_hidden_from_viewers_on_every_page_and_in_the_filter(client
 def test_texts_stored_before_are_redacted_by_the_data_migration(project):
     leaked = QueryText.objects.create(project=project, queryid=77, text=f"ALTER ROLE app PASSWORD '{SECRET}'")
     plain = QueryText.objects.create(project=project, queryid=78, text="SELECT name FROM items WHERE id = $1")
-    migration = importlib.import_module("dashboard.migrations.0006_queries_redacted_texts")
+    migration = importlib.import_module("dashboard.migrations.0007_queries_redacted_texts")
     migration.redact_stored_texts(apps, None)
     leaked.refresh_from_db()
     plain.refresh_from_db()

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('dashboard', '0003_merge_0002_neon_0002_queries_0002_schema'),
+        ('dashboard', '0004_benchmarks'),
     ]
 
     operations = [

@@ -29,7 +29,7 @@ def redact_stored_texts(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("dashboard", "0005_queries_own_statements_by_role"),
+        ("dashboard", "0006_queries_own_statements_by_role"),
     ]
 
     operations = [

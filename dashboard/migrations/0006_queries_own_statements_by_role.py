@@ -28,7 +28,7 @@ def own_texts_back(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("dashboard", "0004_queries_due_reason"),
+        ("dashboard", "0005_queries_due_reason"),
     ]
 
     operations = [
