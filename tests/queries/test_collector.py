@@ -227,27 +227,32 @@ def test_missing_extension_is_explained(team):
         pg.drop_database(name)
 
 
+def unavailable_delays(project, steps: int) -> tuple[list[float], CollectorState]:
+    """Delays after the first try (through the task, as the beat runs it: the health snapshot follows
+    on the same cadence) and `steps` more tries an hour apart, while pg_stat_statements is missing."""
+    assert collect_statements(project.pk) == CollectorStatus.UNAVAILABLE
+    state = CollectorState.objects.get(project=project)
+    now, delays = state.last_attempt_at, [(state.next_due_at - state.last_attempt_at).total_seconds()]
+    for _step in range(steps):
+        now += timedelta(hours=1)
+        state = collect_project(project, now=now)
+        assert state.status == CollectorStatus.UNAVAILABLE, state.message
+        delays.append((state.next_due_at - now).total_seconds())
+    return delays, state
+
+
 def test_plain_postgres_without_pg_stat_statements_is_tried_at_the_normal_interval(team, short_backoff):
     name = pg.create_database("noext_backoff", extensions=())
     try:
         project = Project.objects.create(team=team, name="NoExt", slug="noext", pooled_url=pg.url_for(name))
-        # Through the task, as the beat runs it: the health snapshot is taken on the same cadence.
-        assert collect_statements(project.pk) == CollectorStatus.UNAVAILABLE
+        delays, state = unavailable_delays(project, steps=3)
         assert collect_statements(project.pk) == "not due"
         assert HealthSnapshot.objects.filter(project=project).count() == 1
-        state = CollectorState.objects.get(project=project)
-        assert (state.next_due_at - state.last_attempt_at).total_seconds() == 300
-        now, delays = state.last_attempt_at, []
-        for _step in range(3):
-            now += timedelta(hours=1)
-            state = collect_project(project, now=now)
-            assert state.status == CollectorStatus.UNAVAILABLE, state.message
-            delays.append((state.next_due_at - now).total_seconds())
-        assert delays == [300, 300, 300] and state.due_reason == DueReason.INTERVAL
+        assert delays == [300, 300, 300, 300] and state.due_reason == DueReason.INTERVAL
         assert "CREATE EXTENSION pg_stat_statements" in state.message and "Next try in 300 s" in state.message
         with psycopg.connect(pg.url_for(name), autocommit=True) as conn:
             conn.execute("CREATE EXTENSION pg_stat_statements")
-        state = collect_project(project, now=now + timedelta(hours=1))
+        state = collect_project(project, now=state.last_attempt_at + timedelta(hours=1))
         assert state.status == CollectorStatus.BASELINE and state.quiet_streak == 0
         assert (state.next_due_at - state.last_attempt_at).total_seconds() == 300
     finally:
@@ -256,16 +261,8 @@ def test_plain_postgres_without_pg_stat_statements_is_tried_at_the_normal_interv
 
 def test_neon_project_backs_off_while_pg_stat_statements_is_unavailable(neon_project, short_backoff):
     sync_project(neon_project)  # the stand-in's base database has no pg_stat_statements
-    assert collect_statements(neon_project.pk) == CollectorStatus.UNAVAILABLE
-    state = CollectorState.objects.get(project=neon_project)
-    assert (state.next_due_at - state.last_attempt_at).total_seconds() == 600
-    now, delays = state.last_attempt_at, []
-    for _step in range(2):
-        now += timedelta(hours=1)
-        state = collect_project(neon_project, now=now)
-        assert state.status == CollectorStatus.UNAVAILABLE, state.message
-        delays.append((state.next_due_at - now).total_seconds())
-    assert delays == [1200, 1200] and state.due_reason == DueReason.BACKOFF
+    delays, state = unavailable_delays(neon_project, steps=2)
+    assert delays == [600, 1200, 1200] and state.due_reason == DueReason.BACKOFF
     assert "Next try in 1200 s" in state.message
 
 
