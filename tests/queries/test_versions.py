@@ -64,4 +64,6 @@ def test_generic_plan_on_17(client_for, versioned_project, pg_major):
     assert "Generic plan (EXPLAIN GENERIC_PLAN)" in page
     response = client.post(f"/projects/shop/queries/{queryid}/explain/", {"mode": "generic"})
     assert response.status_code == 200
-    assert "Index Scan using items_pkey" in response.content.decode()
+    # A generic plan keeps the placeholder (the planner's choice of scan is its own).
+    plan = response.content.decode().split('<pre class="plan-text">', 1)[1]
+    assert "on items" in plan and "(id = $1)" in plan
