@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 import psycopg
 from django.conf import settings
 
+from dashboard.common.crypto import SecretUnreadable
 from dashboard.neon.state import compute_for, resolve_branch
 from dashboard.targets.connect import (
     Connected,
@@ -29,6 +30,11 @@ from dashboard.targets.connect import (
 )
 from dashboard.targets.policy import HostPolicy, own_server_from
 from dashboard.targets.urls import POOLER_MARK, InvalidURL, is_neon_host, parse_url, with_host
+
+UNREADABLE_URL_MESSAGE = (
+    "The stored connection URL cannot be decrypted with the configured keys: "
+    "credentials cannot be decrypted; re-enter them on the project's edit page."
+)
 
 
 def target_settings(url: str, *, interactive: bool = False, **overrides) -> TargetSettings:
@@ -135,6 +141,8 @@ def open_target(
             yield OpenTarget(conn, cfg, connected)
     except InvalidURL as exc:
         raise TargetError(str(exc), code="url") from None
+    except SecretUnreadable:
+        raise TargetError(UNREADABLE_URL_MESSAGE, code="credentials") from None
     except psycopg.Error as exc:
         raise explain_query_error(exc) from None
 

@@ -12,6 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from dashboard.common.crypto import SecretUnreadable
 from dashboard.models import NeonBranch, NeonCompute, NeonSyncState
 from dashboard.neon.client import NeonAPIError, NeonClient
 from dashboard.targets.urls import InvalidURL, parse_url
@@ -29,10 +30,21 @@ class SyncSummary:
         return {"branches": self.branches, "computes": self.computes, "idle_computes": self.idle_computes}
 
 
+UNREADABLE_KEY_MESSAGE = (
+    "The stored Neon API key cannot be decrypted with the configured keys: "
+    "credentials cannot be decrypted; re-enter them on the project's edit page."
+)
+
+
 def client_for(project, **overrides) -> NeonClient:
+    """A client with the project's API key; NeonAPIError (code "credentials") if the key cannot be read."""
     options = {"base_url": settings.NEON_API_BASE_URL, "timeout": settings.NEON_API_TIMEOUT}
     options.update(overrides)
-    return NeonClient(project.neon_api_key, **options)
+    try:
+        api_key = project.neon_api_key
+    except SecretUnreadable:
+        raise NeonAPIError(None, UNREADABLE_KEY_MESSAGE, code="credentials") from None
+    return NeonClient(api_key, **options)
 
 
 def _when(value) -> "timezone.datetime | None":

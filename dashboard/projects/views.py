@@ -10,6 +10,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from dashboard.common import audit
 from dashboard.common.access import get_project_for_user, teams_where, visible_projects
+from dashboard.common.crypto import is_readable
 from dashboard.common.htmx import task_partial, wants_partial
 from dashboard.health.services import latest as latest_health
 from dashboard.models import Outcome, Project, Role, TaskRun
@@ -26,8 +27,12 @@ def project_list(request):
     return render(request, "projects/list.html", {"page": page, "can_register": can_register})
 
 
+UNREADABLE = object()  # stands for a stored secret that cannot be decrypted: any new value differs
+
+
 def _editable_values(project: Project) -> dict:
-    return {name: getattr(project, name) for name in ProjectForm.Meta.fields if name != "team"}
+    names = [name for name in ProjectForm.field_order if name != "team"]
+    return {name: getattr(project, name) if is_readable(project, name) else UNREADABLE for name in names}
 
 
 def _changed_fields(before: dict, project: Project) -> list[str]:
