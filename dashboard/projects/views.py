@@ -16,6 +16,9 @@ from dashboard.health.services import latest as latest_health
 from dashboard.models import Outcome, Project, Role, TaskRun
 from dashboard.projects.forms import ProjectForm
 from dashboard.projects.tasks import CHECK_KIND, start_connection_check
+from dashboard.taskruns import lifecycle
+
+QUEUE_DOWN = "the task queue is unreachable; the check will not run until it is back."
 
 
 @login_required
@@ -55,8 +58,11 @@ def project_new(request):
             project.slug = form.cleaned_data["slug"]
             project.save()
             audit.record(request.user, "project.create", project=project, obj=project)
-            start_connection_check(project, request.user)
-        messages.success(request, f"Project {project.name} registered; checking the connection.")
+            run = start_connection_check(project, request.user)
+        if lifecycle.queue_failed(run):
+            messages.error(request, f"Project {project.name} registered, but {QUEUE_DOWN}")
+        else:
+            messages.success(request, f"Project {project.name} registered; checking the connection.")
         return redirect("project_detail", slug=project.slug)
     return render(request, "projects/form.html", {"form": form, "editing": False})
 
@@ -80,8 +86,11 @@ def project_edit(request, slug):
                 obj=project,
                 fields=_changed_fields(before, project),
             )
-            start_connection_check(project, request.user)
-        messages.success(request, "Project updated; checking the connection again.")
+            run = start_connection_check(project, request.user)
+        if lifecycle.queue_failed(run):
+            messages.error(request, f"Project updated, but {QUEUE_DOWN}")
+        else:
+            messages.success(request, "Project updated; checking the connection again.")
         return redirect("project_detail", slug=project.slug)
     return render(request, "projects/form.html", {"form": form, "editing": True, "project": project})
 
@@ -107,8 +116,10 @@ def project_delete(request, slug):
 def project_check(request, slug):
     project, _ = get_project_for_user(request, slug, Role.ENGINEER, action="project.check")
     with transaction.atomic():
-        start_connection_check(project, request.user)
+        run = start_connection_check(project, request.user)
         audit.record(request.user, "project.check", project=project, obj=project)
+    if lifecycle.queue_failed(run):
+        messages.error(request, f"Cannot check now: {QUEUE_DOWN}")
     if wants_partial(request):
         return _check_status_response(request, project)
     return redirect("project_detail", slug=project.slug)

@@ -83,7 +83,7 @@ def test_task_arguments_and_audit_hold_no_secrets(
     client_for, neon_project, django_capture_on_commit_callbacks, monkeypatch
 ):
     sent = []
-    monkeypatch.setattr(check_project_connection, "delay", lambda *args, **kw: sent.append((args, kw)))
+    monkeypatch.setattr(check_project_connection, "apply_async", lambda *args, **kw: sent.append((args, kw)))
     client = client_for("admin")
     with django_capture_on_commit_callbacks(execute=True):
         client.post(
@@ -97,7 +97,7 @@ def test_task_arguments_and_audit_hold_no_secrets(
         )
     assert sent and all("s3cr3t" not in repr(call) and "n3w" not in repr(call) for call in sent)
     run = TaskRun.objects.get()
-    assert sent[0][0] == (str(run.pk),)
+    assert sent[0][1]["args"] == [str(run.pk)]
     event = neon_project.audit_events.get(action="project.update")
     assert event.detail == {"fields": ["pooled_url"]}
     assert "n3w" not in repr(event.detail)
