@@ -6,7 +6,7 @@ from celery import shared_task
 from django.utils import timezone
 
 from dashboard.common import audit
-from dashboard.models import NeonSyncState, Outcome, Project
+from dashboard.models import NeonSyncState, Outcome, Project, TaskRun, TaskStatus
 from dashboard.neon.actions import run_action
 from dashboard.neon.client import NeonAPIError
 from dashboard.neon.sync import sync_project
@@ -67,6 +67,27 @@ def sync_all_neon_projects() -> dict:
             )
             outcome[slug] = {"error": message}
     return outcome
+
+
+def active_action(project, params: dict) -> TaskRun | None:
+    """A queued or running action of the project with exactly these parameters (a repeated request)."""
+    return TaskRun.objects.filter(
+        project=project, kind=ACTION_KIND, params=params, status__in=[TaskStatus.QUEUED, TaskStatus.RUNNING]
+    ).first()
+
+
+@lifecycle.on_lost(ACTION_KIND)
+def _audit_lost_action(run: TaskRun) -> None:
+    """The worker never audited this run's outcome: record it, for the person who asked."""
+    params = run.params
+    audit.record(
+        run.created_by,
+        f"neon.{params.get('action', 'action')}",
+        project=Project.objects.filter(pk=run.project_id).first(),
+        outcome=Outcome.FAILURE,
+        branch=params.get("name") or params.get("branch_name") or params.get("branch_id", ""),
+        error=run.error,
+    )
 
 
 @shared_task(name="neon.action", soft_time_limit=180, time_limit=240)
