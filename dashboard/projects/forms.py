@@ -1,3 +1,5 @@
+import secrets
+
 from django import forms
 from django.utils.text import slugify
 
@@ -9,6 +11,10 @@ from dashboard.targets.policy import check_target_url
 from dashboard.targets.urls import InvalidURL
 
 SLUG_HELP = "Used in URLs: lowercase letters, digits and hyphens."
+SLUG_MAX = 100
+SLUG_UNAVAILABLE = (
+    "This slug is not available; choose another, or leave it blank to derive one from the name."
+)
 UNREADABLE_HELP = "The stored value cannot be decrypted (the encryption keys changed); enter it again. "
 
 
@@ -119,10 +125,31 @@ class ProjectForm(forms.ModelForm):
 
     def clean(self):
         cleaned = super().clean()
-        if not cleaned.get("slug") and cleaned.get("name"):
-            cleaned["slug"] = slugify(cleaned["name"])[:100]
-            if not cleaned["slug"]:
+        slug = cleaned.get("slug")
+        if not slug and cleaned.get("name"):
+            derived = slugify(cleaned["name"])[:SLUG_MAX]
+            if not derived:
                 self.add_error("slug", "Choose a slug: the name has no letters or digits to derive one from.")
-            elif Project.objects.filter(slug=cleaned["slug"]).exclude(pk=self.instance.pk).exists():
-                self.add_error("slug", "A project with this slug already exists.")
+            else:
+                cleaned["slug"] = self._free_slug(derived)
+        elif slug and self._slug_taken(slug):
+            # One message whoever has it (this team or another): slugs are global, names are not.
+            self.add_error("slug", SLUG_UNAVAILABLE)
         return cleaned
+
+    def _slug_taken(self, slug: str) -> bool:
+        return Project.objects.filter(slug=slug).exclude(pk=self.instance.pk).exists()
+
+    def _free_slug(self, derived: str) -> str:
+        """The derived slug, or (if any project has it) the same with a random suffix, saying nothing."""
+        slug = derived
+        while self._slug_taken(slug):
+            slug = f"{derived[: SLUG_MAX - 7]}-{secrets.token_hex(3)}"
+        return slug
+
+    def validate_unique(self):
+        # The slug was checked in clean() with a message that names no other team's project.
+        try:
+            self.instance.validate_unique(exclude=self._get_validation_exclusions() | {"slug"})
+        except forms.ValidationError as exc:
+            self._update_errors(exc)
