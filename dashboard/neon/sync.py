@@ -6,9 +6,11 @@ to run periodically for every project.
 
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -80,6 +82,7 @@ def sync_project(project, client: NeonClient | None = None) -> SyncSummary:
         if owns_client and client is not None:
             client.close()
     with transaction.atomic():
+        _lock_sync_state(project)
         _store(project, branches, endpoints, uris)
         NeonSyncState.objects.update_or_create(
             project=project, defaults={"synced_at": timezone.now(), "error": ""}
@@ -88,11 +91,35 @@ def sync_project(project, client: NeonClient | None = None) -> SyncSummary:
     return SyncSummary(branches=len(branches), computes=len(endpoints), idle_computes=idle)
 
 
+def _lock_sync_state(project) -> None:
+    """Two syncs storing the same project at once (an action's and the periodic one) take turns."""
+    NeonSyncState.objects.get_or_create(project=project)
+    NeonSyncState.objects.select_for_update().filter(project=project).values_list("pk", flat=True).first()
+
+
+def claim_sync(project_id: int, lease_seconds: float, now=None) -> bool:
+    """Take the project's sync lease (a conditional UPDATE); False while another sync holds it."""
+    now = now or timezone.now()
+    try:
+        NeonSyncState.objects.get_or_create(project_id=project_id)
+    except IntegrityError:  # created by a concurrent claim: the UPDATE below decides
+        pass
+    free = Q(lease_until__isnull=True) | Q(lease_until__lt=now)
+    claimed = NeonSyncState.objects.filter(free, project_id=project_id).update(
+        lease_until=now + timedelta(seconds=lease_seconds)
+    )
+    return claimed == 1
+
+
+def release_sync(project_id: int) -> None:
+    NeonSyncState.objects.filter(project_id=project_id).update(lease_until=None)
+
+
 def _connection_uris(client: NeonClient, project, branches: list[dict]) -> dict[str, tuple[str, str]]:
     """URIs for branches the dashboard has none for yet (two API calls per new branch)."""
     try:
         registered = parse_url(project.pooled_url)
-    except InvalidURL:
+    except (InvalidURL, SecretUnreadable):
         return {}
     known = {
         b.branch_id

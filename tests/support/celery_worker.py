@@ -37,8 +37,10 @@ def wait_for_worker(proc: subprocess.Popen, timeout: float = 30.0) -> None:
     raise RuntimeError(f"Celery worker did not answer a ping within {timeout:.0f} s")
 
 
-def start_worker() -> subprocess.Popen:
+def start_worker(concurrency: int = 1) -> subprocess.Popen:
+    """One worker; with concurrency > 1 it runs that many tasks at once (thread pool)."""
     redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()
+    pool = ["--pool=solo"] if concurrency == 1 else ["--pool=threads", f"--concurrency={concurrency}"]
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -47,7 +49,7 @@ def start_worker() -> subprocess.Popen:
             "-A",
             "config",
             "worker",
-            "--pool=solo",
+            *pool,
             "--loglevel=WARNING",
             "--without-heartbeat",
             "--without-mingle",
