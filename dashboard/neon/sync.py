@@ -136,21 +136,43 @@ def _connection_uris(client: NeonClient, project, branches: list[dict]) -> dict[
         ):
             continue
         try:
-            pooled, direct = (
-                client.connection_uri(
-                    project.neon_project_id,
-                    branch_id=branch["id"],
-                    database_name=registered.dbname,
-                    role_name=registered.user,
-                    pooled=is_pooled,
-                )
-                for is_pooled in (True, False)
-            )
+            uris[branch["id"]] = _branch_uris(client, project, registered, branch["id"])
         except NeonAPIError as exc:
             log.warning("No connection URI for branch %s: %s", branch["id"], exc.message)
-            continue
-        uris[branch["id"]] = (pooled, direct)
     return uris
+
+
+def _branch_uris(client: NeonClient, project, registered, branch_id: str) -> tuple[str, str]:
+    """(pooled, direct) URIs of a branch for the registered role and database."""
+    pooled, direct = (
+        client.connection_uri(
+            project.neon_project_id,
+            branch_id=branch_id,
+            database_name=registered.dbname,
+            role_name=registered.user,
+            pooled=is_pooled,
+        )
+        for is_pooled in (True, False)
+    )
+    return pooled, direct
+
+
+def refresh_branch_uris(project, branch: NeonBranch) -> bool:
+    """Ask Neon again for one branch's URIs (after its stored ones were refused); False if it cannot say."""
+    try:
+        registered = parse_url(project.pooled_url)
+        with client_for(project) as client:
+            branch.pooled_uri, branch.direct_uri = _branch_uris(client, project, registered, branch.branch_id)
+    except (InvalidURL, SecretUnreadable, NeonAPIError) as exc:
+        log.warning("Could not refresh the URIs of branch %s: %s", branch.branch_id, type(exc).__name__)
+        return False
+    branch.save(update_fields=["pooled_uri", "direct_uri"])
+    return True
+
+
+def forget_branch_uris(project) -> int:
+    """Drop the stored branch URIs (the project's credentials changed); the next sync fetches new ones."""
+    return NeonBranch.objects.filter(project=project).update(pooled_uri="", direct_uri="")
 
 
 def _store(project, branches: list[dict], endpoints: list[dict], uris: dict) -> None:

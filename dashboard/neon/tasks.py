@@ -9,7 +9,7 @@ from dashboard.common import audit
 from dashboard.models import NeonSyncState, Outcome, Project, TaskRun, TaskStatus
 from dashboard.neon.actions import run_action
 from dashboard.neon.client import NeonAPIError
-from dashboard.neon.sync import claim_sync, release_sync, sync_project
+from dashboard.neon.sync import claim_sync, forget_branch_uris, release_sync, sync_project
 from dashboard.taskruns import lifecycle
 
 log = logging.getLogger(__name__)
@@ -25,6 +25,17 @@ MANUAL_SYNC_TIME_LIMIT = 90
 
 def neon_projects():
     return Project.objects.exclude(neon_project_id="").exclude(neon_api_key="")
+
+
+def refresh_branch_credentials(project, user) -> TaskRun | None:
+    """The project's credentials changed: drop the branch URIs stored with the old ones and queue a sync
+    that fetches new ones (until then branches use the registered URL with the branch's host)."""
+    forget_branch_uris(project)
+    if not project.is_neon:
+        return None
+    return lifecycle.enqueue(
+        sync_neon_project, SYNC_KIND, project=project, user=user, params={"action": "sync"}
+    )
 
 
 def run_sync(run) -> None:

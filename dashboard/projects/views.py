@@ -14,10 +14,13 @@ from dashboard.common.crypto import is_readable
 from dashboard.common.htmx import task_partial, wants_partial
 from dashboard.health.services import latest as latest_health
 from dashboard.models import Outcome, Project, Role, TaskRun
+from dashboard.neon.tasks import refresh_branch_credentials
 from dashboard.projects.forms import ProjectForm
 from dashboard.projects.tasks import CHECK_KIND, start_connection_check
 from dashboard.taskruns import lifecycle
 
+# Branch URIs from Neon carry the role's password: they are fetched again when these change.
+CREDENTIAL_FIELDS = {"pooled_url", "direct_url", "neon_api_key", "neon_project_id"}
 QUEUE_DOWN = "the task queue is unreachable; the check will not run until it is back."
 
 
@@ -78,14 +81,11 @@ def project_edit(request, slug):
             project = form.save(commit=False)
             project.slug = form.cleaned_data["slug"]
             project.save()
+            changed = _changed_fields(before, project)
             # Field names only: secret values never reach the audit log.
-            audit.record(
-                request.user,
-                "project.update",
-                project=project,
-                obj=project,
-                fields=_changed_fields(before, project),
-            )
+            audit.record(request.user, "project.update", project=project, obj=project, fields=changed)
+            if CREDENTIAL_FIELDS & set(changed):
+                refresh_branch_credentials(project, request.user)
             run = start_connection_check(project, request.user)
         if lifecycle.queue_failed(run):
             messages.error(request, f"Project updated, but {QUEUE_DOWN}")
