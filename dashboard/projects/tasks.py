@@ -9,9 +9,11 @@ from dashboard.taskruns import lifecycle
 CHECK_KIND = "connection_check"
 
 
-def start_connection_check(project: Project, user) -> TaskRun:
+def start_connection_check(project: Project, user, *, first: bool = False) -> TaskRun:
+    """Queue a check; `first` (a registration) also queues the first snapshot and baseline on success."""
     Project.objects.filter(pk=project.pk).update(status=ProjectStatus.CHECKING, status_message="")
-    return lifecycle.enqueue(check_project_connection, CHECK_KIND, project=project, user=user)
+    params = {"first": True} if first else {}
+    return lifecycle.enqueue(check_project_connection, CHECK_KIND, project=project, user=user, params=params)
 
 
 @lifecycle.on_lost(CHECK_KIND)

@@ -61,11 +61,15 @@ def project_new(request):
             project.slug = form.cleaned_data["slug"]
             project.save()
             audit.record(request.user, "project.create", project=project, obj=project)
-            run = start_connection_check(project, request.user)
+            run = start_connection_check(project, request.user, first=True)
         if lifecycle.queue_failed(run):
             messages.error(request, f"Project {project.name} registered, but {QUEUE_DOWN}")
         else:
-            messages.success(request, f"Project {project.name} registered; checking the connection.")
+            messages.success(
+                request,
+                f"Project {project.name} registered; checking the connection. Once it answers, its first "
+                "schema snapshot and statement baseline are taken (unless its Neon compute is idle).",
+            )
         return redirect("project_detail", slug=project.slug)
     return render(request, "projects/form.html", {"form": form, "editing": False})
 
