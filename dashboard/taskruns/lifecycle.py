@@ -30,6 +30,8 @@ log = logging.getLogger(__name__)
 
 TIME_LIMIT_MESSAGE = "The task took too long and was stopped."
 QUEUE_UNREACHABLE_MESSAGE = "The task queue is unreachable; the task will not run until it is back."
+# Areas whose lost runs need settling beyond "lost" register a callable here (run after each reconcile).
+RECONCILE_HOOKS: list[Callable[[], int]] = []
 
 _on_lost_hooks: dict[str, list[Callable[[TaskRun], None]]] = {}
 
@@ -57,20 +59,23 @@ def _run_on_lost_hooks(run: TaskRun) -> None:
             log.error("on_lost hook %s for run %s failed: %s", hook.__name__, run.pk, type(exc).__name__)
 
 
-def enqueue(task, kind: str, *, project=None, user=None, params: dict | None = None) -> TaskRun:
+def enqueue(
+    task, kind: str, *, project=None, user=None, params: dict | None = None, options: dict | None = None
+) -> TaskRun:
     """Create the run and send the task once the surrounding transaction commits.
 
-    If the broker cannot be reached the run is failed at once (QUEUE_UNREACHABLE_MESSAGE) and
+    `options` go to apply_async (e.g. soft_time_limit and time_limit that follow a
+    benchmark's requested duration). If the broker cannot be reached the run is failed at once (QUEUE_UNREACHABLE_MESSAGE) and
     its on_lost hooks run; callers check `queue_failed(run)` after the transaction to say so.
     """
     run = TaskRun.objects.create(kind=kind, project=project, created_by=user, params=params or {})
-    transaction.on_commit(lambda: _send(task, run))
+    transaction.on_commit(lambda: _send(task, run, options or {}))
     return run
 
 
-def _send(task, run: TaskRun) -> None:
+def _send(task, run: TaskRun, options: dict) -> None:
     try:
-        task.apply_async(args=[str(run.pk)])
+        task.apply_async(args=[str(run.pk)], **options)
     except (OperationalError, OSError) as exc:
         log.error("Could not queue task run %s (%s): %s", run.pk, run.kind, type(exc).__name__)
         if _finish_if(
@@ -193,7 +198,7 @@ def reconcile_stale() -> int:
     ]
     for run in lost:
         _run_on_lost_hooks(run)
-    return len(lost)
+    return len(lost) + sum(hook() for hook in RECONCILE_HOOKS)
 
 
 def _mark_lost(candidates, error: str, now) -> list[TaskRun]:
