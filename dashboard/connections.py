@@ -18,7 +18,9 @@ from urllib.parse import urlsplit
 import psycopg
 from django.conf import settings
 
+from dashboard.common.crypto import SecretUnreadable
 from dashboard.neon.state import compute_for, resolve_branch
+from dashboard.neon.sync import refresh_branch_uris
 from dashboard.targets.connect import (
     Connected,
     TargetError,
@@ -29,6 +31,11 @@ from dashboard.targets.connect import (
 )
 from dashboard.targets.policy import HostPolicy, own_server_from
 from dashboard.targets.urls import POOLER_MARK, InvalidURL, is_neon_host, parse_url, with_host
+
+UNREADABLE_URL_MESSAGE = (
+    "The stored connection URL cannot be decrypted with the configured keys: "
+    "credentials cannot be decrypted; re-enter them on the project's edit page."
+)
 
 
 def target_settings(url: str, *, interactive: bool = False, **overrides) -> TargetSettings:
@@ -89,6 +96,17 @@ def branch_url(project, branch=None, *, pooled: bool) -> str:
     )
 
 
+def _refreshed_branch_url(project, branch, used: str, *, pooled: bool) -> str:
+    """The branch's URI as Neon gives it now, if the failed URL was a stored branch URI ('' otherwise)."""
+    record = resolve_branch(project, branch)
+    if record is None or record.is_default or used not in (record.pooled_uri, record.direct_uri):
+        return ""
+    if not refresh_branch_uris(project, record):
+        return ""
+    fresh = record.pooled_uri if pooled else record.direct_uri
+    return fresh if fresh != used else ""
+
+
 def _is_pooler(url: str) -> bool:
     try:
         host = urlsplit(url).hostname or ""
@@ -130,11 +148,23 @@ def open_target(
     try:
         url = direct_url(project, branch) if direct else read_url(project, branch)
         cfg = target_settings(url, interactive=interactive, **overrides)
-        connected = connect(url, cfg)
+        try:
+            connected = connect(url, cfg)
+        except TargetError as exc:
+            # A branch URI stored before the project's password changed: ask Neon once, retry once.
+            fresh = (
+                _refreshed_branch_url(project, branch, url, pooled=not direct) if exc.code == "auth" else ""
+            )
+            if not fresh:
+                raise
+            url, cfg = fresh, target_settings(fresh, interactive=interactive, **overrides)
+            connected = connect(url, cfg)
         with connected.conn as conn:
             yield OpenTarget(conn, cfg, connected)
     except InvalidURL as exc:
         raise TargetError(str(exc), code="url") from None
+    except SecretUnreadable:
+        raise TargetError(UNREADABLE_URL_MESSAGE, code="credentials") from None
     except psycopg.Error as exc:
         raise explain_query_error(exc) from None
 

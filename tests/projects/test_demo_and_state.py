@@ -73,7 +73,12 @@ def test_stale_running_task_is_marked_lost(project, settings):
 def test_lost_check_stops_polling_and_says_so(client_for, project):
     Project.objects.filter(pk=project.pk).update(status="checking")
     TaskRun.objects.create(
-        kind="connection_check", project=project, status="lost", error="x", finished_at=timezone.now()
+        kind="connection_check",
+        project=project,
+        status="lost",
+        error="x",
+        started_at=timezone.now(),
+        finished_at=timezone.now(),
     )
     response = client_for("viewer").get("/projects/shop/check/status/", HTTP_HX_REQUEST="true")
     assert response.status_code == 286
