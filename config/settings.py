@@ -199,6 +199,12 @@ SCHEMA_PAGE_SIZE = env_int("SCHEMA_PAGE_SIZE", 50, minimum=5)
 # Capturing reads the whole catalog in the background: it may take longer than a page's query,
 # but keeps the normal lock timeout so a held lock still gives "catalog busy" quickly.
 SCHEMA_CAPTURE_STATEMENT_TIMEOUT_MS = env_int("SCHEMA_CAPTURE_STATEMENT_TIMEOUT_MS", 60000, minimum=1000)
+# A diff lists at most this many changed objects ("and N more"), so two distant versions stay quick.
+SCHEMA_DIFF_MAX_OBJECTS = env_int("SCHEMA_DIFF_MAX_OBJECTS", 200, minimum=10)
+# Retention: a snapshot older than the days, or beyond the newest versions of its project and branch,
+# is deleted by the hourly cleanup; the newest snapshot of each project and branch is always kept.
+SCHEMA_SNAPSHOT_KEEP_VERSIONS = env_int("SCHEMA_SNAPSHOT_KEEP_VERSIONS", 100, minimum=1)
+SCHEMA_SNAPSHOT_RETENTION_DAYS = env_int("SCHEMA_SNAPSHOT_RETENTION_DAYS", 90, minimum=1)
 
 # --- queries ---
 # Statement history (pg_stat_statements snapshots), live activity and health checks.
