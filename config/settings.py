@@ -167,6 +167,8 @@ TASK_STALE_AFTER_SECONDS = env_int("TASK_STALE_AFTER_SECONDS", 300, minimum=10)
 # A TaskRun still "queued" (no worker picked it up) this long is marked lost; longer than the above,
 # because a run may wait behind long tasks (a queued branch delete must not silently vanish).
 TASK_QUEUED_STALE_AFTER_SECONDS = env_int("TASK_QUEUED_STALE_AFTER_SECONDS", 3600, minimum=10)
+# Finished task runs are deleted this long after they ended (queued and running ones never).
+TASK_RUN_RETENTION_DAYS = env_int("TASK_RUN_RETENTION_DAYS", 30, minimum=1)
 
 # Neon API (a local stand-in in tests and the demo).
 NEON_API_BASE_URL = env_str("NEON_API_BASE_URL", "https://console.neon.tech/api/v2/")
@@ -248,4 +250,6 @@ CELERY_BEAT_SCHEDULE = {
     "schema-periodic-snapshots": {"task": "schema.periodic_snapshots", "schedule": 300.0},
     "queries-collect-due": {"task": "queries.collect_due", "schedule": 60.0},
     "queries-cleanup": {"task": "queries.cleanup_history", "schedule": 3600.0},
+    "schema-cleanup": {"task": "schema.cleanup_snapshots", "schedule": 3600.0},
+    "taskruns-cleanup": {"task": "taskruns.cleanup_runs", "schedule": 3600.0},
 }
