@@ -217,6 +217,9 @@ QUERIES_BACKOFF_MAX_SECONDS = env_int("QUERIES_BACKOFF_MAX_SECONDS", 3600, minim
 QUERIES_COLLECT_LEASE_SECONDS = env_int("QUERIES_COLLECT_LEASE_SECONDS", 120, minimum=10)
 QUERIES_RETENTION_DAYS = env_int("QUERIES_RETENTION_DAYS", 14, minimum=1)
 QUERIES_EXPLAIN_ANALYZE_TIMEOUT_MS = env_int("QUERIES_EXPLAIN_ANALYZE_TIMEOUT_MS", 10000, minimum=100)
+# Statement texts longer than this are not parsed in a request (layout, EXPLAIN checks): pg_stat_statements
+# keeps texts of any length, and parsing time and memory grow with them.
+QUERIES_PARSE_MAX_CHARS = env_int("QUERIES_PARSE_MAX_CHARS", 50000, minimum=1000)
 # Pages a person waits on (activity, EXPLAIN, cancel/terminate, manual health refresh) connect with
 # these instead of the background TARGET_CONNECT_* values (the smaller of the two is used).
 TARGET_INTERACTIVE_CONNECT_TIMEOUT = env_int("TARGET_INTERACTIVE_CONNECT_TIMEOUT", 5, minimum=1)

@@ -17,7 +17,7 @@ def explain_for_page(
 ) -> tuple[str, str]:
     """(plan, "") or ("", the message saying why there is no plan); `form` holds param1..paramN."""
     try:
-        info = inspect_statement(query_text.text)
+        info = inspect_statement(query_text.text, settings.QUERIES_PARSE_MAX_CHARS)
         params = [] if mode == "generic" else explain_params(form, info.param_count)
         if compute_idle:
             return "", IDLE_MESSAGE

@@ -124,7 +124,7 @@ def _detail_context(request, project, membership, query_text: QueryText) -> dict
     window, window_error = parse_window(request.GET, timezone.now())
     history = reports.statement_history(project, query_text, window)
     try:
-        info = inspect_statement(query_text.text)
+        info = inspect_statement(query_text.text, settings.QUERIES_PARSE_MAX_CHARS)
         explain_error = ""
     except ExplainRefused as exc:
         info, explain_error = None, exc.message
@@ -133,7 +133,7 @@ def _detail_context(request, project, membership, query_text: QueryText) -> dict
         "project": project,
         "membership": membership,
         "query": query_text,
-        "pretty_text": reports.pretty(query_text.text),
+        "pretty_text": reports.pretty(query_text.text, settings.QUERIES_PARSE_MAX_CHARS),
         "window": window,
         "window_error": window_error,
         "windows": reports.WINDOW_LABELS,
