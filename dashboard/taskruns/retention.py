@@ -7,7 +7,6 @@ area's record still refers to (a migration or benchmark run keeps its task run w
 from datetime import timedelta
 
 from django.conf import settings
-from django.db.models import Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -24,8 +23,11 @@ def expired_runs(now=None):
         status__in=FINISHED, ended__lt=cutoff
     )
     for relation in TaskRun._meta.related_objects:  # records of other areas pointing at a run
-        if relation.related_model is not TaskRun:
-            runs = runs.exclude(Q(pk__in=relation.related_model._base_manager.values(relation.field.attname)))
+        column = relation.field.attname
+        # Without the NULLs: NOT IN over a set holding NULL would keep every run.
+        records = relation.related_model._base_manager
+        referenced = records.filter(**{f"{column}__isnull": False}).values(column)
+        runs = runs.exclude(pk__in=referenced)
     return runs
 
 
