@@ -7,7 +7,7 @@
   versus running the same squawk command alone on the same file                           target <= 1.5x
 
 The target is a throwaway database `migrations_bench_target` on the local server (LOCAL_PG_PORT), recreated
-per run. psql comes from PG_BIN (default /usr/lib/postgresql/15/bin). Runs alternate between the engine
+per run. psql is the local server's own (dashboard/demo/local_pg.pg_tool). Runs alternate between the engine
 and its reference so both see the same machine load; figures are medians.
 
 Run: LOCAL_PG_PORT=... perf/migrations_bench [--repeat 21] [--statements 2000]
@@ -28,6 +28,7 @@ from psycopg import sql as pgsql
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from dashboard.demo.local_pg import pg_tool  # noqa: E402
 from dashboard.targets.connect import TargetSettings, connect  # noqa: E402
 from migrations_app.engine.apply import apply_migration  # noqa: E402
 from migrations_app.engine.lint import DEFAULT_DISABLED, lint_sql  # noqa: E402
@@ -55,7 +56,7 @@ def recreate_target() -> str:
 
 
 def psql_path() -> str:
-    return str(Path(os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin")) / "psql")
+    return pg_tool("psql")
 
 
 def timed_ms(fn) -> float:

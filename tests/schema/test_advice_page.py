@@ -27,8 +27,9 @@ def test_advice_lists_findings_with_fix_sql_for_engineers(client_for, project, t
         assert f"<code>{rule}</code>" in page
     fix = 'ALTER TABLE "public"."logs" ALTER COLUMN "payload" TYPE jsonb USING "payload"::jsonb;'
     assert f"<pre>{html.escape(fix)}</pre>" in page
-    # The migrations workflow has no draft page yet, so there is no (dead) draft button.
-    assert "/migrations/new/" not in page and "Start a migration draft" not in page
+    # Engineers get the advisor's "Start a migration draft" button, pre-filling the fix SQL.
+    assert 'action="/projects/shop/migrations/new/"' in page and "Start a migration draft" in page
+    assert f'name="sql" value="{html.escape(fix)}"' in page
     assert '<a href="/projects/shop/schema/public/logs/">public.logs</a>' in page
 
 

@@ -58,22 +58,20 @@ def test_snapshots_stored_before_the_change_are_migrated_and_keep_working(projec
     target_sql(*TABLES[:3], "CREATE TABLE child (id int REFERENCES part_00)")
     current = load_catalog(snapshot())
     executor = MigrationExecutor(connection)
-    before, after = (
-        ("dashboard", "0003_merge_0002_neon_0002_queries_0002_schema"),
-        (
-            "dashboard",
-            "0004_schema_relation_structures",
-        ),
-    )
-    executor.migrate([before])  # back to full copies: the reverse migration joins the rows again
-    with connection.cursor() as cur:
-        cur.execute(
-            "SELECT count(*), count(*) FILTER (WHERE detail ? 'columns') FROM dashboard_schemarelation"
-        )
-        assert cur.fetchone() == (4, 4)
-    executor = MigrationExecutor(connection)
-    executor.migrate([after])
-    migrated = load_catalog(SchemaSnapshot.objects.get(project=project))
+    leaves = executor.loader.graph.leaf_nodes()
+    try:
+        # Back to full copies (the reverse migration joins the rows again), then forward through 0004.
+        executor.migrate([("dashboard", "0003_merge_0002_neon_0002_queries_0002_schema")])
+        with connection.cursor() as cur:
+            cur.execute(
+                "SELECT count(*), count(*) FILTER (WHERE detail ? 'columns') FROM dashboard_schemarelation"
+            )
+            assert cur.fetchone() == (4, 4)
+        executor = MigrationExecutor(connection)
+        executor.migrate([("dashboard", "0004_schema_relation_structures")])
+        migrated = load_catalog(SchemaSnapshot.objects.get(project=project))
+    finally:
+        MigrationExecutor(connection).migrate(leaves)  # every app back at its latest state
     assert [relation_to_dict(r) for r in migrated.relations] == [
         relation_to_dict(r) for r in current.relations
     ]

@@ -1,4 +1,4 @@
-"""Real Postgres servers of other majors (14, 16, 17, 18) next to the machine's Postgres 15.
+"""Real Postgres servers of other majors (14 to 18) next to the local server of scripts/services.sh.
 
 Introspection and pg_stat_statements code differs between majors (columns come and go), so tests
 start a throwaway server of the major they need:
@@ -9,7 +9,8 @@ start a throwaway server of the major they need:
     server.stop()                       # stops it and removes its data directory
 
 Binaries come from scripts/embedded_pg.sh (`make embedded-pg` prefetches them). `LocalServer` gives
-the local Postgres 15 of scripts/services.sh the same interface, so one test can run on both.
+the local server of scripts/services.sh (Postgres 15, or 18 from pip) the same interface, so one test
+can run on both.
 """
 
 import atexit
@@ -92,14 +93,14 @@ class PgServer:
 
 
 class LocalServer(PgServer):
-    """The local Postgres 15 of scripts/services.sh (tests.support.pg); stop() leaves it running."""
+    """The local server of scripts/services.sh (tests.support.pg); stop() leaves it running."""
 
     def __init__(self):
         from tests.support import pg  # reads Django settings, so only when a local server is wanted
 
         s = pg.server()
         self.host, self.port, self.user, self.password = s["host"], s["port"], s["user"], s["password"]
-        # Asked once: DATABASE_URL may point at a server of another major than 15.
+        # Asked once: 15 from the machine, 18 from pip, or whatever DATABASE_URL points at.
         self.major = self.server_version_num // 10000
 
     def stop(self) -> None:

@@ -4,15 +4,13 @@ Tests create throwaway databases on it; nothing here is mocked.
 """
 
 import os
-import subprocess
 import uuid
-from pathlib import Path
 
 import psycopg
 from django.conf import settings
 from psycopg import sql
 
-PAGILA_DIR = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "pagila"
+from dashboard.demo import local_pg
 
 
 def server() -> dict:
@@ -73,11 +71,5 @@ def psql_env() -> dict:
 
 
 def load_pagila(dbname: str) -> None:
-    """Load the Pagila sample schema and data with psql (about 2 s)."""
-    for part in ("schema.sql", "data.sql"):
-        subprocess.run(
-            ["psql", "-q", "-v", "ON_ERROR_STOP=1", "-d", dbname, "-f", str(PAGILA_DIR / part)],
-            env=psql_env(),
-            check=True,
-            capture_output=True,
-        )
+    """Load the Pagila sample schema and data shipped in dashboard/demo/pagila/ (about 2 s)."""
+    local_pg.load_pagila(dbname, psql_env())

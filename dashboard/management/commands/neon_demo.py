@@ -1,5 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
+from dashboard.benchmarks import demo as benchmarks_demo
 from dashboard.neon import demo
 from dashboard.neon.client import NeonAPIError
 
@@ -29,6 +30,7 @@ class Command(BaseCommand):
                 project = demo.register(team)
             except NeonAPIError as exc:
                 raise CommandError(f"The Neon stand-in did not answer: {exc.message}") from None
+            benchmarks_demo.queue_cold_start(project)
             self.stdout.write(
                 self.style.SUCCESS(f"Demo project '{project.slug}' uses the local Neon stand-in.")
             )

@@ -8,6 +8,8 @@ from urllib.parse import quote, unquote, urlsplit
 import psycopg
 from psycopg import sql
 
+from dashboard.demo.local_pg import pg_tool
+
 from .common import APIError
 
 
@@ -100,7 +102,7 @@ class LocalServer:
         with self.connect() as conn:
             conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(sql.Identifier(target)))
         done = subprocess.run(
-            ["psql", "-q", "-v", "ON_ERROR_STOP=1", "-d", target],
+            [pg_tool("psql"), "-q", "-v", "ON_ERROR_STOP=1", "-d", target],
             input=schema,
             env=self._env(),
             capture_output=True,
@@ -145,7 +147,7 @@ class LocalServer:
                     "PGPASSWORD": self.password,
                 }
                 done = subprocess.run(
-                    ["pg_dump", "--schema-only", "--no-owner", "--no-privileges", "-d", dbname],
+                    [pg_tool("pg_dump"), "--schema-only", "--no-owner", "--no-privileges", "-d", dbname],
                     env=env,
                     capture_output=True,
                     text=True,

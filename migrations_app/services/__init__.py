@@ -1,0 +1,1 @@
+"""Django-side services of reviewed migrations: they call the engine and store what it says."""
