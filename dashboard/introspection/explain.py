@@ -163,8 +163,17 @@ def _modifying_cte(node: ast.Node) -> bool:
     return False
 
 
-def inspect_statement(text: str) -> Explainable:
-    """Check the text is one explainable statement and count its $n parameters."""
+def inspect_statement(text: str, max_chars: int | None = None) -> Explainable:
+    """Check the text is one explainable statement and count its $n parameters.
+
+    A text longer than `max_chars` is refused before it is parsed (parsing time and memory grow
+    with the text, and pg_stat_statements keeps texts of any length).
+    """
+    if max_chars is not None and len(text) > max_chars:
+        raise ExplainRefused(
+            f"The statement text has {len(text):,} characters; texts over {max_chars:,} characters are "
+            "not parsed here, so it cannot be explained from this page."
+        )
     try:
         statements = pglast.parse_sql(text)
     except pglast.parser.ParseError as exc:

@@ -192,8 +192,13 @@ def one_line(text: str, limit: int = 240) -> str:
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
-def pretty(text: str) -> str:
-    """The normalized text laid out readably (as is when it cannot be parsed, e.g. truncated)."""
+def pretty(text: str, max_chars: int) -> str:
+    """The normalized text laid out readably (as is when it cannot be parsed, e.g. truncated).
+
+    A text over `max_chars` is not parsed: its first `max_chars` characters are shown as they are.
+    """
+    if len(text) > max_chars:
+        return f"{text[:max_chars]}\n… ({len(text) - max_chars:,} more characters not shown)"
     try:
         return pglast.prettify(text)
     except Exception:  # noqa: BLE001 - pglast raises several types for texts it cannot print

@@ -21,7 +21,7 @@ def explain_for_page(
     if hide_literals and query_text.has_hidden_literals:
         return "", HIDDEN_LITERALS_MESSAGE
     try:
-        info = inspect_statement(query_text.text)
+        info = inspect_statement(query_text.text, settings.QUERIES_PARSE_MAX_CHARS)
         params = [] if mode == "generic" else explain_params(form, info.param_count)
         if compute_idle:
             return "", IDLE_MESSAGE

@@ -192,7 +192,7 @@ def _detail_context(request, project, membership, query_text: QueryText) -> dict
     try:
         if hide and query_text.has_hidden_literals:
             raise ExplainRefused(services.HIDDEN_LITERALS_MESSAGE)
-        info = inspect_statement(query_text.text)
+        info = inspect_statement(query_text.text, settings.QUERIES_PARSE_MAX_CHARS)
         explain_error = ""
     except ExplainRefused as exc:
         info, explain_error = None, exc.message
@@ -201,7 +201,7 @@ def _detail_context(request, project, membership, query_text: QueryText) -> dict
         "project": project,
         "membership": membership,
         "query": query_text,
-        "pretty_text": reports.pretty(query_text.text_for(hide)),
+        "pretty_text": reports.pretty(query_text.text_for(hide), settings.QUERIES_PARSE_MAX_CHARS),
         "window": window,
         "window_error": window_error,
         "windows": reports.WINDOW_LABELS,
