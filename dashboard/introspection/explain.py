@@ -247,7 +247,7 @@ def explain(
 
 
 def _explain_sql(options: str, text: str) -> sql.Composed:
-    return sql.SQL("/* neon-ops-dashboard explain */ EXPLAIN ({options}) {statement}").format(
+    return sql.SQL("EXPLAIN /* neon-ops-dashboard explain */ ({options}) {statement}").format(
         options=sql.SQL(options), statement=sql.SQL(text)
     )
 
@@ -312,8 +312,7 @@ def plan_names(plan) -> PlanNames:
 # types), the functions behind operators named or used by those rules and policies, cast functions
 # to the types named, and the functions the rules, policies and (for INSERT targets) column
 # defaults refer to.
-VOLATILE_SQL = """/* neon-ops-dashboard explain */
-WITH RECURSIVE
+VOLATILE_SQL = """WITH /* neon-ops-dashboard explain */ RECURSIVE
 named_rels(oid) AS (
   SELECT to_regclass(CASE WHEN s IS NULL THEN format('%%I', n) ELSE format('%%I.%%I', s, n) END)
   FROM unnest(%(rel_schemas)s::text[], %(rel_names)s::text[]) AS r(s, n)

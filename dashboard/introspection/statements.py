@@ -5,23 +5,21 @@ column set differs between Postgres 14 and 18 (stats_since arrives with
 pg_stat_statements 1.11 on 17; toplevel with 1.9 on 14), so the select list is
 built from the columns the installed view really has.
 
-Every statement the dashboard sends starts with a `/* neon-ops-dashboard <what> */`
-comment, which pg_stat_statements keeps in the stored text. A statement is the
-dashboard's own only when its text starts with that exact marker AND the role
+Every statement the dashboard sends carries a `/* neon-ops-dashboard <what> */`
+comment right after its first keyword (targets/marker.py: Postgres 18 drops a comment
+before the first keyword from the stored text). A statement is the dashboard's own
+only when its text carries that exact marker there AND the role
 that ran it is the role the dashboard connects as (read with the snapshot), so an
 application cannot hide its traffic by writing the marker into a comment.
 """
 
-import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
 import psycopg
 from psycopg import sql
 
-COLLECTOR_MARK = "neon-ops-dashboard"
-# The exact comment the dashboard's modules write first (see introspection/*.py, targets/check.py).
-OWN_MARK = re.compile(r"/\* neon-ops-dashboard [a-z][a-z-]* \*/")
+from dashboard.targets.marker import is_marked, mark
 
 # Utility statements the dashboard's read-only transactions send (see targets.connect.read_only).
 OWN_UTILITY_PREFIXES = (
@@ -105,7 +103,7 @@ class QueryTextRow:
 
 
 def _mark(query: str) -> sql.Composable:
-    return sql.SQL(f"/* {COLLECTOR_MARK} collector */ {query}")
+    return sql.SQL(mark(query, "collector"))
 
 
 INFO_SQL = _mark(
@@ -205,7 +203,7 @@ def is_own_statement(text: str, *, userid: int, own_userid: int | None) -> bool:
     utility statements of its read-only transactions, which carry no comment)."""
     if own_userid is None or userid != own_userid:
         return False
-    if OWN_MARK.match(text.lstrip()):
+    if is_marked(text):
         return True
     lowered = " ".join(text.lower().split())
     return lowered.startswith(OWN_UTILITY_PREFIXES)

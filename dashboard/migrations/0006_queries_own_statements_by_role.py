@@ -7,7 +7,8 @@ with the role as well.
 
 from django.db import migrations, models
 
-from dashboard.introspection.statements import OWN_MARK, OWN_UTILITY_PREFIXES
+from dashboard.introspection.statements import OWN_UTILITY_PREFIXES
+from dashboard.targets.marker import is_marked
 
 
 def own_by_text(apps, schema_editor):
@@ -16,7 +17,7 @@ def own_by_text(apps, schema_editor):
     own_texts = []
     for pk, text in QueryText.objects.filter(is_own=True).values_list("pk", "text").iterator():
         lowered = " ".join(text.lower().split())
-        if OWN_MARK.match(text.lstrip()) or lowered.startswith(OWN_UTILITY_PREFIXES):
+        if is_marked(text) or lowered.startswith(OWN_UTILITY_PREFIXES):
             own_texts.append(pk)
     Statement.objects.filter(query_id__in=own_texts).update(is_own=True)
 

@@ -39,8 +39,10 @@ def second_role(target_db, target_url):
 
 
 def test_the_marker_alone_does_not_make_a_statement_the_dashboards():
-    marker = "/* neon-ops-dashboard collector */ SELECT 1"
+    marker = "SELECT /* neon-ops-dashboard collector */ 1"
     assert is_own_statement(marker, userid=10, own_userid=10)
+    # Texts stored before the marker moved after the first keyword (Postgres 14-17 keep it first).
+    assert is_own_statement("/* neon-ops-dashboard collector */ SELECT 1", userid=10, own_userid=10)
     assert not is_own_statement(marker, userid=11, own_userid=10)  # another role
     assert not is_own_statement("SELECT 1 /* neon-ops-dashboard collector */", userid=10, own_userid=10)
     assert not is_own_statement("/* neon-ops-dashboard */ SELECT 1", userid=10, own_userid=10)  # not ours
@@ -72,7 +74,7 @@ def test_statements_disguised_with_the_marker_are_user_traffic(
     assert {disguised.queryid, inside.queryid} <= slow
     # The dashboard's own statements stay hidden.
     own = Statement.objects.filter(
-        project=project, query__text__startswith="/* neon-ops-dashboard collector */"
+        project=project, query__text__contains="/* neon-ops-dashboard collector */"
     )
     assert own.exclude(queryid=disguised.queryid).exists()
     assert all(s.is_own for s in own.exclude(queryid=disguised.queryid))
