@@ -75,13 +75,14 @@ class Handler(BaseHTTPRequestHandler):
 
     def _send(self, status: int, body: dict) -> None:
         payload = json.dumps(body).encode()
+        # Logged before answering: a test that counts calls right after its client got the answer
+        # must find this one (logging after the write raced with the client).
+        self.standin.request_log.append((self.command, urlsplit(self.path).path, status))
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(payload)))
         self.end_headers()
         self.wfile.write(payload)
-        path = urlsplit(self.path).path
-        self.standin.request_log.append((self.command, path, status))
 
     def _error(self, status: int, message: str, code: str = "") -> None:
         self._send(status, {"request_id": str(uuid.uuid4()), "code": code, "message": message})
