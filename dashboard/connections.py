@@ -69,6 +69,18 @@ def direct_url(project, branch=None) -> str:
     return branch_url(project, branch, pooled=False)
 
 
+def database_and_role(project, branch=None) -> tuple[str, str]:
+    """The database and role names of `branch`'s direct URL (a new Neon branch is reached with the same).
+
+    An unusable URL or unknown branch is a TargetError, like every other connection failure.
+    """
+    try:
+        parsed = parse_url(direct_url(project, branch))
+    except InvalidURL as exc:
+        raise TargetError(str(exc), code="url") from None
+    return parsed.dbname or "postgres", parsed.user or ""
+
+
 def branch_url(project, branch=None, *, pooled: bool) -> str:
     registered = project.pooled_url if pooled else project.effective_direct_url
     record = resolve_branch(project, branch)
@@ -129,6 +141,19 @@ def open_target(
     """
     try:
         url = direct_url(project, branch) if direct else read_url(project, branch)
+    except InvalidURL as exc:
+        raise TargetError(str(exc), code="url") from None
+    with open_url(url, interactive=interactive, **overrides) as target:
+        yield target
+
+
+@contextmanager
+def open_url(url: str, *, interactive: bool = False, **overrides) -> Iterator[OpenTarget]:
+    """open_target for a URL that no Project holds (a temporary branch's URI from the Neon API).
+
+    The same settings and the same errors: every failure comes out as one TargetError.
+    """
+    try:
         cfg = target_settings(url, interactive=interactive, **overrides)
         connected = connect(url, cfg)
         with connected.conn as conn:
@@ -137,6 +162,14 @@ def open_target(
         raise TargetError(str(exc), code="url") from None
     except psycopg.Error as exc:
         raise explain_query_error(exc) from None
+
+
+def connect_url(url: str, **overrides) -> psycopg.Connection:
+    """A second, bare connection with open_url's settings (the caller closes it); failures are TargetError."""
+    try:
+        return connect(url, target_settings(url, **overrides)).conn
+    except InvalidURL as exc:
+        raise TargetError(str(exc), code="url") from None
 
 
 def host_policy() -> HostPolicy:

@@ -37,8 +37,8 @@ def _request_or_404(project, migration_id: int) -> MigrationRequest:
     return req
 
 
-def _page_url(req: MigrationRequest) -> str:
-    return f"/projects/{req.project.slug}/migrations/{req.pk}/"
+def _to_page(req: MigrationRequest):
+    return redirect("migration_detail", slug=req.project.slug, migration_id=req.pk)
 
 
 @login_required
@@ -85,7 +85,7 @@ def migration_new(request, slug):
                 branch=branch,
             )
             messages.success(request, f"Migration request #{req.pk} drafted.")
-            return redirect(_page_url(req))
+            return _to_page(req)
         status = 400
     else:
         initial = {"title": request.GET.get("title", "")[:200], "sql": request.GET.get("sql", "")}
@@ -124,9 +124,9 @@ def migration_edit(request, slug, migration_id):
                 )
             except workflow.Refused as exc:
                 messages.error(request, exc.message)
-                return redirect(_page_url(req))
+                return _to_page(req)
             messages.success(request, f"Revision {revision.number} saved.")
-            return redirect(_page_url(req))
+            return _to_page(req)
         status = 400
     else:
         form = SqlForm(initial={"title": req.title, "sql": current.sql}, project=project)
@@ -147,7 +147,7 @@ def _step(request, slug, migration_id, minimum, action):
         messages.error(request, exc.message)
     else:
         messages.success(request, message)
-    return redirect(_page_url(req))
+    return _to_page(req)
 
 
 @login_required
@@ -219,14 +219,14 @@ def migration_restore(request, slug, migration_id):
     run = ApplyRun.objects.filter(revision__request=req, pk=int(run_id)).first() if run_id.isdigit() else None
     if not project.is_neon or run is None or not run.lsn_before:
         messages.error(request, "Only an apply on a Neon branch with a recorded LSN can be restored to.")
-        return redirect(_page_url(req))
+        return _to_page(req)
     with transaction.atomic():
         task_run = tasks.enqueue_restore(run, request.user)
     messages.success(
         request, f"Restoring {req.branch_label} to LSN {run.lsn_before}; the current state is kept as "
         f"{task_run.params['preserve_under_name']}."
     )  # fmt: skip
-    return redirect(_page_url(req))
+    return _to_page(req)
 
 
 @login_required
@@ -236,7 +236,7 @@ def migration_progress(request, slug, migration_id):
     project, membership = get_project_for_user(request, slug)
     req = _request_or_404(project, migration_id)
     if not request.htmx:
-        return redirect(_page_url(req))
+        return _to_page(req)
     context = request_page_context(req, request.user, membership)
     run = context["active_task_run"]
     response = task_partial(request, "migrations_app/_progress.html", context, run)

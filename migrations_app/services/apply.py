@@ -23,7 +23,6 @@ from dashboard.models import Outcome, SnapshotSource, TaskRun, TaskStatus
 from dashboard.neon.state import compute_is_idle
 from dashboard.schema.tasks import request_snapshot
 from dashboard.targets.connect import TargetError
-from dashboard.targets.urls import InvalidURL
 from dashboard.taskruns import lifecycle as taskruns
 from migrations_app.engine import apply as engine_apply
 from migrations_app.engine import history
@@ -152,17 +151,18 @@ def run_apply(task_run: TaskRun) -> None:
     req.state = RequestState.APPLYING
     req.save(update_fields=["state"])
     taskruns.heartbeat(task_run, "Connecting to the target (direct connection)")
+    applied = None
     try:
-        conn = target.connect_url(target.request_url(req), policy)
-    except (TargetError, InvalidURL) as exc:
-        _end(task_run, run, ApplyOutcome.NOT_APPLIED, f"{exc.message if hasattr(exc, 'message') else exc} Nothing was applied.")  # fmt: skip
-        return
-    try:
-        with conn, Watch(task_run, run.pk) as watch:
-            result, before, after = _apply_with_schema(conn, plan, run, policy, task_run, watch)
+        with target.open_request_target(req, policy) as opened, Watch(task_run, run.pk) as watch:
+            applied = _apply_with_schema(opened.conn, plan, run, policy, task_run, watch)
     except engine_apply.ApplyRefused as exc:
         _end(task_run, run, ApplyOutcome.NOT_APPLIED, str(exc))
         return
+    except TargetError as exc:
+        if applied is None:  # connecting failed, or the session was lost before the engine answered
+            _connection_failed(task_run, run, exc.message)
+            return
+    result, before, after = applied
     run.lsn_before = result.lsn_before or ""
     run.steps = _step_rows(plan, result)
     outcome = _outcome_of(result)
@@ -176,6 +176,16 @@ def run_apply(task_run: TaskRun) -> None:
     _end(task_run, run, outcome, message)
     if result.steps_applied:
         request_snapshot(project, user=run.started_by, source=SnapshotSource.CHANGE, branch_id=req.branch_id)
+
+
+def _connection_failed(task_run: TaskRun, run: ApplyRun, message: str) -> None:
+    """Before the engine started nothing was sent; after, the target's own history says what stuck."""
+    if run.time_before is None:
+        _end(task_run, run, ApplyOutcome.NOT_APPLIED, f"{message} Nothing was applied.")
+    elif settle_from_history(run, message):
+        taskruns.fail(task_run, run.message, result={"outcome": run.outcome})
+    else:  # still "running": the reconciler settles it once the target answers again
+        taskruns.fail(task_run, message)
 
 
 def _apply_with_schema(conn, plan, run: ApplyRun, policy, task_run, watch: Watch):
@@ -235,10 +245,10 @@ def settle_from_history(run: ApplyRun, why: str) -> bool:
     policy = ProjectMigrationPolicy.for_project(req.project)
     total = run.steps_total or len(run.revision.steps) or None
     try:
-        with target.connect_url(target.request_url(req), policy) as conn:
-            recorded = history.read_history(conn, target.migration_id(run.revision), steps_total=total)
-    except (TargetError, InvalidURL, psycopg.Error) as exc:
-        run.message = f"{why} The target's history could not be read ({getattr(exc, 'message', type(exc).__name__)}); retrying later."
+        with target.open_request_target(req, policy) as opened:
+            recorded = history.read_history(opened.conn, target.migration_id(run.revision), steps_total=total)
+    except TargetError as exc:
+        run.message = f"{why} The target's history could not be read ({exc.message}); retrying later."
         run.save(update_fields=["message"])
         return False
     outcome = {
