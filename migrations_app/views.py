@@ -20,8 +20,15 @@ from dashboard.common.htmx import task_partial
 from dashboard.models import Role
 from dashboard.neon.state import branches_for, resolve_branch
 from migrations_app import tasks
-from migrations_app.forms import ApplyForm, CommentForm, RejectForm, SqlForm
-from migrations_app.models import FINISHED_STATES, ApplyOutcome, ApplyRun, MigrationRequest
+from migrations_app.forms import ApplyForm, CommentForm, PolicyForm, RejectForm, SqlForm
+from migrations_app.models import (
+    FINISHED_STATES,
+    ApplyOutcome,
+    ApplyRun,
+    MigrationRequest,
+    ProjectMigrationPolicy,
+)
+from migrations_app.services import policy as policy_service
 from migrations_app.services import workflow
 from migrations_app.services.presenting import request_page_context
 
@@ -62,6 +69,7 @@ def migration_list(request, slug):
         "pending": pending[:100],
         "page": history,
         "can_draft": membership.has_role(Role.ENGINEER),
+        "can_set_policy": membership.has_role(Role.ADMIN),
     }
     return render(request, "migrations_app/list.html", context)
 
@@ -93,6 +101,27 @@ def migration_new(request, slug):
         status = 200
     context = {"project": project, "form": form, "editing": False}
     return render(request, "migrations_app/form.html", context, status=status)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def migration_policy(request, slug):
+    """Admins set the project's approvals, timeouts, rehearsal size limit and squawk rule levels."""
+    project, _ = get_project_for_user(request, slug, Role.ADMIN)
+    current = policy_service.current_values(ProjectMigrationPolicy.for_project(project))
+    form = PolicyForm(request.POST or None, values=current)
+    if request.method == "POST":
+        if form.is_valid():
+            changed = policy_service.save_policy(project, request.user, form.values())
+            messages.success(
+                request, f"Policy saved ({len(changed)} setting(s) changed); it applies to the next revision."
+            )
+            return redirect("migration_policy", slug=project.slug)
+        status = 400
+    else:
+        status = 200
+    context = {"project": project, "form": form, "own_rules": policy_service.OWN_RULES}
+    return render(request, "migrations_app/policy.html", context, status=status)
 
 
 @login_required
