@@ -261,14 +261,14 @@ def migration_restore(request, slug, migration_id):
 @login_required
 @require_GET
 def migration_progress(request, slug, migration_id):
-    """The htmx partial of the apply and rehearsal under way; stops polling once both are over."""
+    """The htmx partial of the apply and rehearsal under way; stops polling (286) once both are over."""
     project, membership = get_project_for_user(request, slug)
     req = _request_or_404(project, migration_id)
     if not request.htmx:
         return _to_page(req)
     context = request_page_context(req, request.user, membership)
     run = context["active_task_run"]
-    response = task_partial(request, "migrations_app/_progress.html", context, run)
-    if run is None or run.is_finished:
-        response["HX-Refresh"] = "true"  # the state, approvals and buttons change with it: reload once
-    return response
+    running = run is not None and not run.is_finished
+    # The last answer also swaps (out of band) what the run's end changed: no reload needed.
+    template = "migrations_app/_progress.html" if running else "migrations_app/_progress_final.html"
+    return task_partial(request, template, context, run)

@@ -8,6 +8,7 @@ from dashboard.targets.connect import TargetSettings, connect
 from migrations_app.engine.apply import ApplySettings, apply_migration
 from migrations_app.engine.plan import build_plan
 from tests.support import pg
+from tests.support.browser import browser_type_launch_args, login  # noqa: F401  (Chromium for browser tests)
 
 # Short waits so the bounded waits of the applier end within a test's time.
 FAST = ApplySettings(
