@@ -2,13 +2,16 @@ from django.core.management.base import BaseCommand, CommandError
 
 from dashboard.neon import demo
 from dashboard.neon.client import NeonAPIError
+from dashboard.targets.connect import TargetError
+from migrations_app.demo import ensure_neon_demo_migration
 
 
 class Command(BaseCommand):
     help = (
         "Demo project backed by the local Neon API stand-in. `prepare` copies the pagila database and makes the "
         "stand-in's API key; `register` (stand-in running, NEON_API_BASE_URL pointing at it) registers "
-        "pagila-neon and syncs its branches; `admin-url` prints the local server URL the stand-in acts on."
+        "pagila-neon, syncs its branches and queues the rehearsal of its demo migration request for the "
+        "worker; `admin-url` prints the local server URL the stand-in acts on."
     )
 
     def add_arguments(self, parser):
@@ -32,3 +35,9 @@ class Command(BaseCommand):
             self.stdout.write(
                 self.style.SUCCESS(f"Demo project '{project.slug}' uses the local Neon stand-in.")
             )
+            try:
+                req = ensure_neon_demo_migration(project)
+            except TargetError as exc:
+                raise CommandError(f"The demo migration request was not drafted: {exc.message}") from None
+            if req is not None:
+                self.stdout.write(f"Demo migration request #{req.pk}: its rehearsal waits for the worker.")
