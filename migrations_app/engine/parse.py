@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 from pglast import parser as pg_parser
 
+from .fast import frozen_instance
+
 
 class SqlSyntaxError(ValueError):
     """The script does not parse; `line` and `column` (1-based) locate the error in the whole script."""
@@ -73,7 +75,11 @@ def split_sql(sql: str) -> list[Piece]:
     pieces = []
     for span in slices:
         line, column = lines.locate(span.start)
-        pieces.append(Piece(len(pieces), sql[span], span.start, line, column))
+        pieces.append(  # Piece(...), without the frozen __init__'s cost
+            frozen_instance(
+                Piece, index=len(pieces), text=sql[span], offset=span.start, line=line, column=column
+            )
+        )
     return pieces
 
 
