@@ -12,6 +12,7 @@ history table: applied, partly applied (steps i-j of n) or not applied, never ru
 
 import logging
 import threading
+import time
 
 import psycopg
 from django.db import connection
@@ -162,7 +163,7 @@ def run_apply(task_run: TaskRun) -> None:
         if applied is None:  # connecting failed, or the session was lost before the engine answered
             _connection_failed(task_run, run, exc.message)
             return
-    result, before, after = applied
+    result, before, after, waited = applied
     run.lsn_before = result.lsn_before or ""
     run.steps = _step_rows(plan, result)
     outcome = _outcome_of(result)
@@ -172,7 +173,7 @@ def run_apply(task_run: TaskRun) -> None:
             checksum=run.checksum, status=RehearsalStatus.SUCCEEDED
         ).first()
         run.diff_mismatch = target.diff_mismatch(rehearsal.diff if rehearsal else None, run.diff)
-    message = " ".join([result.message, *result.notes])
+    message = " ".join([*waited, result.message, *result.notes])
     _end(task_run, run, outcome, message)
     if result.steps_applied:
         request_snapshot(project, user=run.started_by, source=SnapshotSource.CHANGE, branch_id=req.branch_id)
@@ -194,8 +195,11 @@ def _apply_with_schema(conn, plan, run: ApplyRun, policy, task_run, watch: Watch
     run.time_before = timezone.now()
     run.save(update_fields=["time_before"])
 
+    waits = WaitNotes()
+
     def on_progress(progress) -> None:
         taskruns.heartbeat(task_run, progress.message)
+        waits.see(progress)
 
     result = engine_apply.apply_migration(
         conn,
@@ -207,7 +211,26 @@ def _apply_with_schema(conn, plan, run: ApplyRun, policy, task_run, watch: Watch
         should_cancel=watch.cancel.is_set,
     )
     after = _schema_or_none(conn) if before is not None else None
-    return result, before, after
+    return result, before, after, waits.notes()
+
+
+class WaitNotes:
+    """Remembers a wait for another apply on the same database, so the run's message still says so."""
+
+    def __init__(self):
+        self.started, self.ended, self.why = None, None, ""
+
+    def see(self, progress) -> None:
+        if progress.event == engine_apply.WAITING_FOR_APPLY:
+            self.started, self.why = time.monotonic(), progress.message
+        elif self.started is not None and self.ended is None:
+            self.ended = time.monotonic()
+
+    def notes(self) -> list[str]:
+        if self.started is None:
+            return []
+        waited = (self.ended or time.monotonic()) - self.started
+        return [self.why.replace("Waiting for another apply", f"Waited {waited:.1f} s for another apply", 1)]
 
 
 def _schema_or_none(conn):

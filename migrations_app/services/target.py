@@ -4,6 +4,7 @@ Migrations never use the pooler: session settings and the advisory apply lock ne
 """
 
 import psycopg
+from django.conf import settings
 
 from dashboard.connections import connect_url, database_and_role, open_target, open_url
 from dashboard.introspection.diff import diff_catalogs
@@ -20,6 +21,8 @@ def apply_settings(policy, user) -> ApplySettings:
     return ApplySettings(
         lock_timeout_ms=policy.lock_timeout_ms,
         statement_timeout_ms=policy.statement_timeout_ms,
+        max_lock_retries=settings.MIGRATION_LOCK_RETRIES,
+        retry_base_seconds=settings.MIGRATION_LOCK_RETRY_BASE_SECONDS,
         applied_by=user.get_username() if user is not None else "",
     )
 

@@ -5,6 +5,7 @@ It runs with the test settings against the test database (tests using it need
 """
 
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -23,20 +24,23 @@ def worker_env() -> dict:
     return {**os.environ, "DJANGO_SETTINGS_MODULE": "config.test_settings", "DATABASE_URL": url}
 
 
-def wait_for_worker(proc: subprocess.Popen, timeout: float = 30.0) -> None:
+def wait_for_worker(proc: subprocess.Popen, timeout: float = 30.0, node: str | None = None) -> None:
     from config.celery import app
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"Celery worker exited with code {proc.returncode}")
-        if app.control.ping(timeout=0.5):
+        if app.control.ping(timeout=0.5, destination=[node] if node else None):
             return
     raise RuntimeError(f"Celery worker did not answer a ping within {timeout:.0f} s")
 
 
-def start_worker() -> subprocess.Popen:
-    redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()
+def start_worker(name: str = "test", *, flush: bool = True) -> subprocess.Popen:
+    """A worker named `name` (a second one needs its own name, and flush=False to keep the queue)."""
+    if flush:
+        redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()
+    node = f"{name}-{os.getpid()}@{socket.gethostname()}"
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -51,13 +55,13 @@ def start_worker() -> subprocess.Popen:
             "--without-mingle",
             "--without-gossip",
             "-n",
-            f"test-{os.getpid()}@%h",
+            node,
         ],
         cwd=ROOT,
         env=worker_env(),
     )
     try:
-        wait_for_worker(proc)
+        wait_for_worker(proc, node=node)
     except Exception:
         proc.kill()
         raise
