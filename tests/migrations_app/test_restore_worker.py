@@ -9,18 +9,10 @@ from dashboard.neon.sync import sync_project
 from tests.conftest import wait_until
 from tests.migrations_app.test_apply_worker import finished_run, ready_for_apply
 from tests.migrations_app.workflow_support import draft, page
-from tests.neon import conftest as neon_fixtures
 from tests.neon.conftest import STANDIN_PROJECT
 from tests.support import pg
 
 pytestmark = pytest.mark.worker
-
-neon_standin, neon_settings = neon_fixtures.neon_standin, neon_fixtures.neon_settings
-neon_project, standin_db, neon_worker = (
-    neon_fixtures.neon_project,
-    neon_fixtures.standin_db,
-    neon_fixtures.neon_worker,
-)
 
 
 def film_columns(dbname: str) -> set[str]:

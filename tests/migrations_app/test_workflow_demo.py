@@ -14,17 +14,10 @@ from dashboard.neon import demo as neon_demo
 from migrations_app.models import MigrationRequest
 from migrations_app.services import workflow
 from tests.conftest import make_user, wait_until
-from tests.neon import conftest as neon_fixtures
 from tests.neon.conftest import STANDIN_KEY, STANDIN_PROJECT
 from tests.support import pg
 
 pytestmark = pytest.mark.django_db
-# The Neon area's stand-in fixtures, used here as they are.
-neon_standin, standin_db, neon_worker = (
-    neon_fixtures.neon_standin,
-    neon_fixtures.standin_db,
-    neon_fixtures.neon_worker,
-)
 
 
 @pytest.fixture

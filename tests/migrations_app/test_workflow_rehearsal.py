@@ -10,13 +10,10 @@ from dashboard.taskruns import lifecycle as taskruns
 from migrations_app.models import ProjectMigrationPolicy
 from migrations_app.services import rehearse, workflow
 from tests.migrations_app.workflow_support import draft, page
-from tests.neon import conftest as neon_fixtures
 from tests.neon.conftest import STANDIN_PROJECT
 from tests.support import pg
 
 pytestmark = pytest.mark.django_db
-neon_standin, neon_settings = neon_fixtures.neon_standin, neon_fixtures.neon_settings
-neon_project, standin_db = neon_fixtures.neon_project, neon_fixtures.standin_db
 
 REWRITE = (
     "ALTER TABLE small ADD COLUMN c int DEFAULT (random() * 10)::int;\nUPDATE small SET id = id WHERE id < 3;"

@@ -22,7 +22,12 @@ class StandIn(StandInState):
         with self.lock:
             copy = f"{branch['standin_database']}__h{self._next_seq()}"
         self.server.clone(branch["standin_database"], copy)
-        point = {"branch_id": branch_id, "database": copy, "lsn": self.server.current_lsn(), "time": now_iso()}
+        point = {
+            "branch_id": branch_id,
+            "database": copy,
+            "lsn": self.server.current_lsn(),
+            "time": now_iso(),
+        }
         with self.lock:
             self.state.setdefault("history", []).append(point)
             self._save()
