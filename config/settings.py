@@ -241,6 +241,21 @@ HEALTH_THRESHOLDS = {
 MIGRATION_LOCK_RETRIES = env_int("MIGRATION_LOCK_RETRIES", 5, minimum=0)
 MIGRATION_LOCK_RETRY_BASE_SECONDS = env_float("MIGRATION_LOCK_RETRY_BASE_SECONDS", 0.5)
 
+# --- benchmarks ---
+# Limits of one benchmark run (the form refuses more); the Celery time limits follow the duration.
+BENCHMARK_MAX_CLIENTS = env_int("BENCHMARK_MAX_CLIENTS", 32, minimum=1)
+BENCHMARK_MAX_DURATION_SECONDS = env_int("BENCHMARK_MAX_DURATION_SECONDS", 600, minimum=1)
+BENCHMARK_MAX_SCALE = env_int("BENCHMARK_MAX_SCALE", 10, minimum=1)
+BENCHMARK_MAX_COLD_STARTS = env_int("BENCHMARK_MAX_COLD_STARTS", 10, minimum=1)
+# statement_timeout of benchmark statements and of pgbench's table set-up on the target.
+BENCHMARK_STATEMENT_TIMEOUT_MS = env_int("BENCHMARK_STATEMENT_TIMEOUT_MS", 30000, minimum=100)
+BENCHMARK_SETUP_TIMEOUT_MS = env_int("BENCHMARK_SETUP_TIMEOUT_MS", 300000, minimum=1000)
+# Seconds a run may spend besides its duration (temporary branch, tables, clean-up) before it is stopped.
+BENCHMARK_SETUP_ALLOWANCE_SECONDS = env_int("BENCHMARK_SETUP_ALLOWANCE_SECONDS", 300, minimum=10)
+# A change between two runs is called significant only when at least this large (and the interval excludes 0).
+BENCHMARK_SIGNIFICANCE_THRESHOLD = env_float("BENCHMARK_SIGNIFICANCE_THRESHOLD", 0.05)
+BENCHMARK_RUNS_PER_PAGE = env_int("BENCHMARK_RUNS_PER_PAGE", 20, minimum=1)
+
 # --- beat: every periodic task, in one place, by its stable task name (see dashboard/tasks.py) ---
 CELERY_BEAT_SCHEDULE = {
     "reconcile-stale-task-runs": {"task": "taskruns.reconcile_stale", "schedule": 60.0},

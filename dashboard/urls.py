@@ -2,6 +2,6 @@
 
 from django.urls import include, path
 
-AREAS = ("projects", "teams", "neon", "schema", "queries", "activity", "health", "api")
+AREAS = ("projects", "teams", "neon", "schema", "queries", "activity", "health", "api", "benchmarks")
 
 urlpatterns = [path("", include(f"dashboard.{area}.urls")) for area in AREAS]

@@ -26,10 +26,19 @@ TIME_LIMIT_MESSAGE = "The task took too long and was stopped."
 RECONCILE_HOOKS: list[Callable[[], int]] = []
 
 
-def enqueue(task, kind: str, *, project=None, user=None, params: dict | None = None) -> TaskRun:
-    """Create the run and send the task once the surrounding transaction commits."""
+def enqueue(
+    task, kind: str, *, project=None, user=None, params: dict | None = None, options: dict | None = None
+) -> TaskRun:
+    """Create the run and send the task once the surrounding transaction commits.
+
+    `options` go to apply_async (e.g. soft_time_limit and time_limit that follow a
+    benchmark's requested duration).
+    """
     run = TaskRun.objects.create(kind=kind, project=project, created_by=user, params=params or {})
-    task.delay_on_commit(str(run.pk))
+    if options:
+        task.apply_async_on_commit(args=(str(run.pk),), **options)
+    else:
+        task.delay_on_commit(str(run.pk))
     return run
 
 

@@ -14,7 +14,8 @@ from dashboard.models import TaskRun
 
 PUBLIC = {"accounts/login/", "accounts/logout/", "", "metrics"}  # login, logout, redirect, token-auth API
 SAMPLE = {"slug": "shop", "schema": "public", "table": "orders", "branch_id": "br-x", "member_id": "1",
-          "queryid": "1", "pid": "1", "run_id": str(uuid.uuid4()), "migration_id": "1"}  # fmt: skip
+          "queryid": "1", "pid": "1", "run_id": str(uuid.uuid4()), "migration_id": "1",
+          "benchmark_id": "1"}  # fmt: skip
 
 
 def dashboard_routes():
@@ -57,6 +58,7 @@ def test_the_walk_finds_every_area():
         "/queries/",
         "/activity/",
         "/migrations/",
+        "/benchmarks/",
         "teams/",
     ):
         assert area in joined

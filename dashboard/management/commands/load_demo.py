@@ -1,5 +1,6 @@
 from django.core.management.base import BaseCommand
 
+from dashboard.benchmarks import demo as benchmarks_demo
 from dashboard.demo.setup import load_demo
 from dashboard.models import SchemaSnapshot
 from dashboard.projects.tasks import start_connection_check
@@ -21,4 +22,5 @@ class Command(BaseCommand):
         if not SchemaSnapshot.objects.filter(project=project).exists():
             request_snapshot(project)
         collect_statements.delay(project.pk)
+        benchmarks_demo.queue_select_only(project)
         self.stdout.write(self.style.SUCCESS(f"Demo project '{project.slug}' is registered."))

@@ -1,5 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
+from dashboard.benchmarks import demo as benchmarks_demo
 from dashboard.neon import demo
 from dashboard.neon.client import NeonAPIError
 from dashboard.targets.connect import TargetError
@@ -10,8 +11,8 @@ class Command(BaseCommand):
     help = (
         "Demo project backed by the local Neon API stand-in. `prepare` copies the pagila database and makes the "
         "stand-in's API key; `register` (stand-in running, NEON_API_BASE_URL pointing at it) registers "
-        "pagila-neon, syncs its branches and queues the rehearsal of its demo migration request for the "
-        "worker; `admin-url` prints the local server URL the stand-in acts on."
+        "pagila-neon, syncs its branches and queues its demo benchmark and the rehearsal of its demo migration "
+        "request for the worker; `admin-url` prints the local server URL the stand-in acts on."
     )
 
     def add_arguments(self, parser):
@@ -32,6 +33,7 @@ class Command(BaseCommand):
                 project = demo.register(team)
             except NeonAPIError as exc:
                 raise CommandError(f"The Neon stand-in did not answer: {exc.message}") from None
+            benchmarks_demo.queue_cold_start(project)
             self.stdout.write(
                 self.style.SUCCESS(f"Demo project '{project.slug}' uses the local Neon stand-in.")
             )

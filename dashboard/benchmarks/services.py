@@ -1,0 +1,200 @@
+"""Benchmarks for the views: start, cancel and compare runs.
+
+Starting checks the one-run-per-target rule and queues the run with Celery time limits
+that follow its duration (the worker side is execution.py). Cancel sets a flag the
+running engine polls, or ends a queued run at once.
+"""
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from dashboard.benchmarks import isolation
+from dashboard.benchmarks.engine import ColdStartResult, RunResult, compare_runs
+from dashboard.benchmarks.execution import KIND
+from dashboard.benchmarks.models import (
+    ACTIVE_STATUSES,
+    BenchmarkRun,
+    BenchmarkStatus,
+    Workload,
+    needs_admin_confirmation,
+)
+from dashboard.benchmarks.tasks import run_benchmark
+from dashboard.common import audit
+from dashboard.neon.state import compute_is_idle
+from dashboard.taskruns import lifecycle
+
+HARD_LIMIT_EXTRA_SECONDS = 120  # after the soft limit: time to stop workers and delete a temporary branch
+COLD_START_SECONDS_EACH = 90  # suspend, wait for idle, wake and connect, at most
+RUN_OPTIONS = ("workload", "script", "clients", "duration_seconds", "warmup_seconds", "rate", "connection",
+               "protocol", "reconnect", "scale", "repeats", "use_temporary_branch", "wake_compute",
+               "confirmed_default_branch_write")  # fmt: skip
+COUNTERPARTS = ("pooled-vs-direct", "parent-branch")
+
+
+class BenchmarkRefused(Exception):
+    """The run cannot start; `message` says why (shown on the page)."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+# --- starting ------------------------------------------------------------------------------
+
+
+def active_run(project, target_key: str) -> BenchmarkRun | None:
+    return BenchmarkRun.objects.filter(
+        project=project, target_key=target_key, status__in=ACTIVE_STATUSES
+    ).first()
+
+
+def _busy_message(project, target_key: str) -> str:
+    running = active_run(project, target_key)
+    which = f" (run #{running.pk})" if running else ""
+    return (
+        f"A benchmark is already queued or running on this target{which}: one benchmark per target at a "
+        "time. Wait for it to finish or cancel it."
+    )
+
+
+def time_limits(benchmark: BenchmarkRun) -> tuple[int, int]:
+    """(soft, hard) Celery time limits: the requested duration plus the set-up and clean-up allowance."""
+    if benchmark.is_cold_start:
+        busy = benchmark.repeats * COLD_START_SECONDS_EACH
+    else:
+        busy = benchmark.planned_seconds + 30  # connecting and stopping the engine's workers
+    soft = busy + settings.BENCHMARK_SETUP_ALLOWANCE_SECONDS
+    return soft, soft + HARD_LIMIT_EXTRA_SECONDS
+
+
+def start_benchmark(project, user, options: dict, branch=None, counterpart_of=None) -> BenchmarkRun:
+    """Create the run and queue it; BenchmarkRefused when its target already has an active run."""
+    values = {name: options[name] for name in RUN_OPTIONS if name in options}
+    benchmark = BenchmarkRun(
+        project=project,
+        created_by=user,
+        branch_id=branch.branch_id if branch else "",
+        branch_name=branch.name if branch else "",
+        target_key=branch.branch_id if branch else "",
+        counterpart_of=counterpart_of,
+        **values,
+    )
+    if not project.is_neon:
+        benchmark.use_temporary_branch = False
+    soft, hard = time_limits(benchmark)
+    try:
+        with transaction.atomic():
+            benchmark.save()
+            benchmark.task_run = lifecycle.enqueue(
+                run_benchmark,
+                KIND,
+                project=project,
+                user=user,
+                params={"benchmark_id": benchmark.pk},
+                options={"soft_time_limit": soft, "time_limit": hard},
+            )
+            benchmark.save(update_fields=["task_run"])
+            audit.record(user, "benchmark.start", project=project, obj=benchmark, workload=benchmark.workload,
+                         clients=benchmark.clients, duration=benchmark.duration_seconds,
+                         branch=benchmark.branch_name)  # fmt: skip
+    except IntegrityError:  # the partial unique constraint: another run holds the target
+        raise BenchmarkRefused(_busy_message(project, benchmark.target_key)) from None
+    return benchmark
+
+
+def refuse_unsafe_start(project, options: dict, branch) -> None:
+    """Refuse before queueing: a busy target, or an idle compute used directly without "wake".
+
+    The worker checks the compute again before connecting (it may have suspended meanwhile).
+    """
+    target_key = branch.branch_id if branch else ""
+    if active_run(project, target_key) is not None:
+        raise BenchmarkRefused(_busy_message(project, target_key))
+    direct_on_neon = project.is_neon and not options.get("use_temporary_branch")
+    cold_start = options.get("workload") == Workload.COLD_START
+    if (
+        direct_on_neon
+        and not cold_start
+        and not options.get("wake_compute")
+        and compute_is_idle(project, branch)
+    ):
+        name = branch.name if branch else "the default branch"
+        raise BenchmarkRefused(
+            f"The compute of {name} is idle (suspended). A benchmark does not wake it unless you tick "
+            "“Wake the compute”, or keep the temporary branch (its own compute)."
+        )
+
+
+def counterpart_options(benchmark: BenchmarkRun, kind: str, *, is_admin: bool) -> tuple[dict, object]:
+    """The same parameters with the connection flipped, or on the parent branch: (options, branch)."""
+    options = {name: getattr(benchmark, name) for name in RUN_OPTIONS}
+    branch = isolation.chosen_branch(benchmark)
+    if kind == "pooled-vs-direct":
+        options["connection"] = "direct" if benchmark.connection == "pooled" else "pooled"
+    else:
+        branch = isolation.parent_branch(benchmark.project, branch)
+        if branch is None:
+            raise BenchmarkRefused("This run's branch has no parent branch known to the dashboard.")
+    on_default = branch is not None and branch.is_default
+    if needs_admin_confirmation(options["workload"], on_default_branch=on_default,
+                                use_temporary_branch=options["use_temporary_branch"]) and not (
+        is_admin and options["confirmed_default_branch_write"]
+    ):  # fmt: skip
+        raise BenchmarkRefused(
+            "The counterpart would write to the default branch itself: an admin starts it from the form, "
+            "with the confirmation."
+        )
+    return options, branch
+
+
+# --- cancelling ----------------------------------------------------------------------------
+
+
+def request_cancel(benchmark: BenchmarkRun, user) -> str:
+    """Cancel a queued run at once; ask a running one to stop (the engine stops within seconds)."""
+    now = timezone.now()
+    if BenchmarkRun.objects.filter(pk=benchmark.pk, status=BenchmarkStatus.QUEUED).update(
+        status=BenchmarkStatus.CANCELLED,
+        cancel_requested=True,
+        finished_at=now,
+        phase="Cancelled before it started",
+    ):
+        message = "The benchmark was cancelled before it started."
+    elif BenchmarkRun.objects.filter(pk=benchmark.pk, status=BenchmarkStatus.RUNNING).update(
+        cancel_requested=True, phase="Cancelling…"
+    ):
+        message = "Cancelling: the benchmark stops within a few seconds and cleans up."
+    else:
+        return "The benchmark had already ended."
+    audit.record(user, "benchmark.cancel", project=benchmark.project, obj=benchmark)
+    return message
+
+
+# --- reading results -----------------------------------------------------------------------
+
+
+def run_result(benchmark: BenchmarkRun) -> RunResult | None:
+    if benchmark.is_cold_start or not benchmark.result:
+        return None
+    return RunResult.from_dict(benchmark.result)
+
+
+def cold_start_result(benchmark: BenchmarkRun) -> ColdStartResult | None:
+    if not benchmark.is_cold_start or not benchmark.result.get("samples"):
+        return None
+    return ColdStartResult.from_dict(benchmark.result)
+
+
+def compare(a: BenchmarkRun, b: BenchmarkRun) -> tuple[list, str]:
+    """tps, p50 and p99 comparisons of B against A, or a reason why they cannot be compared."""
+    first, second = run_result(a), run_result(b)
+    if first is None or second is None:
+        return [], "Both runs need results of a pgbench-style workload (cold-start runs are not compared)."
+    threshold = settings.BENCHMARK_SIGNIFICANCE_THRESHOLD
+    try:
+        return [
+            compare_runs(first, second, metric, threshold=threshold) for metric in ("tps", "p50", "p99")
+        ], ""
+    except ValueError as exc:
+        return [], f"These runs cannot be compared: {exc}."

@@ -1,0 +1,22 @@
+"""Celery tasks of the benchmarks area: thin, take the TaskRun id, claim it, run the service body.
+
+The soft and hard time limits are given per run when it is queued (services.time_limits:
+they follow the requested duration); the decorator's limits are only the fallback.
+"""
+
+from celery import shared_task
+
+from dashboard.benchmarks.execution import execute_benchmark, fail_unexpectedly
+from dashboard.taskruns import lifecycle
+
+
+@shared_task(name="benchmarks.run", soft_time_limit=900, time_limit=1020)
+def run_benchmark(run_id: str) -> None:
+    run = lifecycle.claim(run_id)
+    if run is not None:
+        lifecycle.execute(
+            run,
+            execute_benchmark,
+            audit_action="benchmark.run",
+            on_failure=lambda message: fail_unexpectedly(run, message),
+        )

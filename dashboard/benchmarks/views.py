@@ -1,0 +1,208 @@
+"""Benchmark pages: runs, the start form, one run (live progress, then results and charts), compare.
+
+Views only parse, check access and call services; runs happen on a worker. The run page
+polls itself (htmx) while the run is queued or running, and stops (286) once it ended.
+"""
+
+from types import SimpleNamespace
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from dashboard.benchmarks import charts, isolation, services
+from dashboard.benchmarks.engine import decode
+from dashboard.benchmarks.forms import BenchmarkForm
+from dashboard.benchmarks.models import BenchmarkRun
+from dashboard.common.access import get_project_for_user
+from dashboard.common.htmx import render_page, task_partial, wants_partial
+from dashboard.models import Role
+from dashboard.neon.state import branches_for
+
+
+def _benchmark_or_404(project, benchmark_id) -> BenchmarkRun:
+    try:
+        pk = int(benchmark_id)
+    except (TypeError, ValueError):
+        raise Http404("No such benchmark") from None
+    benchmark = BenchmarkRun.objects.filter(project=project, pk=pk).select_related("created_by").first()
+    if benchmark is None:
+        raise Http404("No such benchmark")
+    return benchmark
+
+
+@login_required
+@require_GET
+def benchmark_list(request, slug):
+    project, membership = get_project_for_user(request, slug)
+    runs = BenchmarkRun.objects.filter(project=project).select_related("created_by")
+    page = Paginator(runs, settings.BENCHMARK_RUNS_PER_PAGE).get_page(request.GET.get("page"))
+    context = {"project": project, "page": page, "runs": page.object_list,
+               "can_run": membership.has_role(Role.ENGINEER)}  # fmt: skip
+    return render(request, "benchmarks/list.html", context)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def benchmark_new(request, slug):
+    project, membership = get_project_for_user(request, slug, Role.ENGINEER, action="benchmark.start")
+    form = BenchmarkForm(
+        request.POST if request.method == "POST" else None,
+        project=project,
+        branches=branches_for(project),
+        is_admin=membership.has_role(Role.ADMIN),
+    )
+    if request.method == "POST" and form.is_valid():
+        branch, options = form.chosen_branch(), form.run_options()
+        try:
+            services.refuse_unsafe_start(project, options, branch)
+            benchmark = services.start_benchmark(project, request.user, options, branch)
+        except services.BenchmarkRefused as exc:
+            form.add_error(None, exc.message)
+        else:
+            messages.info(request, f"Benchmark #{benchmark.pk} is queued; progress is shown below.")
+            return redirect("benchmark_detail", slug=project.slug, benchmark_id=benchmark.pk)
+    context = {"project": project, "form": form, "is_admin": membership.has_role(Role.ADMIN),
+               "max_clients": settings.BENCHMARK_MAX_CLIENTS,
+               "max_duration": settings.BENCHMARK_MAX_DURATION_SECONDS}  # fmt: skip
+    return render(request, "benchmarks/new.html", context, status=400 if request.method == "POST" else 200)
+
+
+def _run_charts(benchmark: BenchmarkRun, result) -> list:
+    """Histogram (when finished), tps and p99 over time: from the result, or live from the progress."""
+    points = [p for p in (result.timeline if result else []) if not p.warmup]
+    if result:
+        timeline = [(p.second, p.tps, p.p99_ms) for p in points]
+    else:
+        timeline = [(p["second"], p["tps"], p["p99_ms"]) for p in benchmark.progress if not p.get("warmup")]
+    label = f"#{benchmark.pk}"
+    found = [
+        charts.timeline_chart("Transactions per second", "tps", [(label, [(s, t) for s, t, _ in timeline])]),
+        charts.timeline_chart("p99 latency per second", "ms", [(label, [(s, p) for s, _, p in timeline])]),
+    ]
+    if result and result.latency_histogram:
+        found.insert(0, charts.latency_histogram([(label, decode(result.latency_histogram))]))
+    return found
+
+
+def _detail_context(project, membership, benchmark: BenchmarkRun) -> dict:
+    result = services.run_result(benchmark)
+    can_run = membership.has_role(Role.ENGINEER)
+    branch = isolation.chosen_branch(benchmark) if project.is_neon else None
+    return {
+        "project": project,
+        "benchmark": benchmark,
+        "result": result,
+        "cold": services.cold_start_result(benchmark),
+        "charts": [c for c in _run_charts(benchmark, result) if not c.empty],
+        "errors": sorted((result.errors_by_sqlstate if result else {}).items()),
+        "can_run": can_run,
+        "can_compare_parent": bool(isolation.parent_branch(project, branch)),
+        "counterparts": benchmark.counterparts.order_by("-created_at"),
+    }
+
+
+@login_required
+@require_GET
+def benchmark_detail(request, slug, benchmark_id):
+    project, membership = get_project_for_user(request, slug)
+    benchmark = _benchmark_or_404(project, benchmark_id)
+    context = _detail_context(project, membership, benchmark)
+    if wants_partial(request):
+        return task_partial(request, "benchmarks/_run.html", context, benchmark)
+    return render(request, "benchmarks/detail.html", context)
+
+
+@login_required
+@require_POST
+def benchmark_cancel(request, slug, benchmark_id):
+    project, _ = get_project_for_user(request, slug, Role.ENGINEER, action="benchmark.cancel")
+    benchmark = _benchmark_or_404(project, benchmark_id)
+    messages.info(request, services.request_cancel(benchmark, request.user))
+    return redirect("benchmark_detail", slug=project.slug, benchmark_id=benchmark.pk)
+
+
+@login_required
+@require_POST
+def benchmark_counterpart(request, slug, benchmark_id):
+    """Start the same run pooled-vs-direct or on the parent branch; its page links to the comparison."""
+    project, membership = get_project_for_user(request, slug, Role.ENGINEER, action="benchmark.start")
+    benchmark = _benchmark_or_404(project, benchmark_id)
+    kind = request.POST.get("kind", "")
+    if kind not in services.COUNTERPARTS:
+        messages.error(request, "Choose pooled vs direct or the parent branch.")
+        return redirect("benchmark_detail", slug=project.slug, benchmark_id=benchmark.pk)
+    try:
+        options, branch = services.counterpart_options(
+            benchmark, kind, is_admin=membership.has_role(Role.ADMIN)
+        )
+        services.refuse_unsafe_start(project, options, branch)
+        counterpart = services.start_benchmark(
+            project, request.user, options, branch, counterpart_of=benchmark
+        )
+    except services.BenchmarkRefused as exc:
+        messages.error(request, exc.message)
+        return redirect("benchmark_detail", slug=project.slug, benchmark_id=benchmark.pk)
+    messages.info(
+        request, f"Benchmark #{counterpart.pk} is queued; compare it with #{benchmark.pk} when it ends."
+    )
+    return redirect("benchmark_detail", slug=project.slug, benchmark_id=counterpart.pk)
+
+
+METRIC_LABELS = {"tps": "tps", "p50": "p50 latency (ms)", "p99": "p99 latency (ms)"}
+
+
+def _percent(value: float) -> str:
+    return f"{value * 100:+.1f} %"
+
+
+def _verdict_rows(comparisons) -> list[dict]:
+    return [
+        {
+            "metric": c.metric,
+            "label": METRIC_LABELS[c.metric],
+            "a": c.baseline_mean,
+            "b": c.candidate_mean,
+            "change": _percent(c.change),
+            "interval": f"{_percent(c.ci_low)} to {_percent(c.ci_high)}",
+            "verdict": c.verdict,
+        }
+        for c in comparisons
+    ]
+
+
+def _compare_charts(a: BenchmarkRun, b: BenchmarkRun, first, second) -> list:
+    runs = [(f"#{a.pk}", first), (f"#{b.pk}", second)]
+    measured = [(label, [p for p in r.timeline if not p.warmup]) for label, r in runs]
+    return [
+        charts.latency_histogram([(label, decode(r.latency_histogram)) for label, r in runs]),
+        charts.timeline_chart("Transactions per second", "tps", [(lb, [(p.second, p.tps) for p in ps]) for lb, ps in measured]),
+        charts.timeline_chart("p99 latency per second", "ms", [(lb, [(p.second, p.p99_ms) for p in ps]) for lb, ps in measured]),
+    ]  # fmt: skip
+
+
+@login_required
+@require_GET
+def benchmark_compare(request, slug):
+    project, _ = get_project_for_user(request, slug)
+    finished = BenchmarkRun.objects.filter(project=project, status="finished").exclude(workload="cold-start")
+    context = {"project": project, "choices": finished[:100], "a": None, "b": None, "comparisons": [],
+               "problem": "", "charts": [],
+               "threshold_percent": round(settings.BENCHMARK_SIGNIFICANCE_THRESHOLD * 100, 1)}  # fmt: skip
+    if request.GET.get("a") and request.GET.get("b"):
+        a = _benchmark_or_404(project, request.GET["a"])
+        b = _benchmark_or_404(project, request.GET["b"])
+        context.update(a=a, b=b)
+        if a.is_finished and b.is_finished:
+            comparisons, problem = services.compare(a, b)
+            context.update(comparisons=_verdict_rows(comparisons), problem=problem)
+            if comparisons:
+                context["charts"] = _compare_charts(a, b, services.run_result(a), services.run_result(b))
+        context["pair"] = SimpleNamespace(is_finished=a.is_finished and b.is_finished)
+        if wants_partial(request):
+            return task_partial(request, "benchmarks/_compare.html", context, context["pair"])
+    return render_page(request, "benchmarks/compare.html", "benchmarks/_compare.html", context)
