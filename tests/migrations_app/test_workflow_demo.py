@@ -16,6 +16,7 @@ from migrations_app.services import workflow
 from tests.conftest import make_user, wait_until
 from tests.neon.conftest import STANDIN_KEY, STANDIN_PROJECT
 from tests.support import pg
+from tests.support.celery_worker import flush_broker, start_worker, stop_worker
 
 pytestmark = pytest.mark.django_db
 
@@ -54,9 +55,9 @@ NEON_DEMO_SCHEMA = "CREATE TABLE rental (rental_id int PRIMARY KEY, film_id int 
 
 @pytest.mark.worker
 def test_the_registered_neon_demo_request_is_rehearsed_on_a_temporary_branch_deleted_afterwards(
-    neon_worker, neon_standin, standin_db, tmp_path, monkeypatch, client
+    transactional_db, neon_standin, standin_db, tmp_path, monkeypatch, client
 ):
-    """`neon_demo register` (as `make run` calls it) drafts the request; the worker rehearses it."""
+    """As `make run` does: `neon_demo register` drafts the request, then the worker starts and rehearses it."""
     with pg.admin_connect(standin_db) as conn:
         conn.execute(NEON_DEMO_SCHEMA)
     key_file = tmp_path / "neon-standin.key"
@@ -67,9 +68,33 @@ def test_the_registered_neon_demo_request_is_rehearsed_on_a_temporary_branch_del
     team = Team.objects.create(name="demo", slug="demo")
     for name, role in (("engineer", Role.ENGINEER), ("admin", Role.ADMIN)):
         Membership.objects.create(team=team, user=make_user(name), role=role)
+    flush_broker()
     with override_settings(NEON_API_BASE_URL=neon_standin.base_url):
         call_command("neon_demo", "register")
         call_command("neon_demo", "register")  # idempotent: still one request
+    monkeypatch.setenv("NEON_API_BASE_URL", neon_standin.base_url)
+    worker = start_worker(flush=False)  # the rehearsal task waits in the broker until now
+    try:
+        rehearsal, req = _rehearsed_demo_request()
+    finally:
+        stop_worker(worker)
+    assert rehearsal.status == "succeeded", rehearsal.reason
+    assert rehearsal.method == "neon-branch" and rehearsal.temp_branch_id.startswith("br-")
+    [row] = rehearsal.report["statements"]
+    assert row["note"] == "" or "lock" in row["note"]  # sampled through a second connection
+    assert any(o["label"].startswith("public.rental") for o in rehearsal.diff)
+    remaining = [b["id"] for b in neon_standin.standin.branches_of(STANDIN_PROJECT)]
+    assert rehearsal.temp_branch_id not in remaining  # deleted again
+    assert [b["name"] for b in neon_standin.standin.branches_of(STANDIN_PROJECT)][0] == "main"
+    req.refresh_from_db()
+    assert req.state == "awaiting_approval"
+    client.force_login(get_user_model().objects.get(username="admin"))
+    page = client.get(f"/projects/pagila-neon/migrations/{req.pk}/").content.decode()
+    assert f"on a temporary Neon branch <code>{rehearsal.temp_branch_id}</code>" in page
+    assert 'id="rehearsal-report"' in page and "Approve revision 1" in page
+
+
+def _rehearsed_demo_request():
     req = MigrationRequest.objects.get(project__slug="pagila-neon")
     assert req.title == "Index the foreign key of public.rental"
     revision = workflow.current_revision(req)
@@ -79,17 +104,4 @@ def test_the_registered_neon_demo_request_is_rehearsed_on_a_temporary_branch_del
         found = workflow.latest_rehearsal(revision)
         return found if found.task_run.is_finished else None
 
-    rehearsal = wait_until(rehearsed, timeout=90)
-    assert rehearsal.status == "succeeded", rehearsal.reason
-    assert rehearsal.method == "neon-branch" and rehearsal.temp_branch_id.startswith("br-")
-    [row] = rehearsal.report["statements"]
-    assert row["note"] == "" or "lock" in row["note"]  # sampled through a second connection
-    assert any(o["label"].startswith("public.rental") for o in rehearsal.diff)
-    remaining = [b["id"] for b in neon_standin.standin.branches_of(STANDIN_PROJECT)]
-    assert rehearsal.temp_branch_id not in remaining and len(remaining) == 1  # deleted again
-    req.refresh_from_db()
-    assert req.state == "awaiting_approval"
-    client.force_login(get_user_model().objects.get(username="admin"))
-    page = client.get(f"/projects/pagila-neon/migrations/{req.pk}/").content.decode()
-    assert f"on a temporary Neon branch <code>{rehearsal.temp_branch_id}</code>" in page
-    assert 'id="rehearsal-report"' in page and "Approve revision 1" in page
+    return wait_until(rehearsed, timeout=120), req

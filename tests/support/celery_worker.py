@@ -36,10 +36,15 @@ def wait_for_worker(proc: subprocess.Popen, timeout: float = 30.0, node: str | N
     raise RuntimeError(f"Celery worker did not answer a ping within {timeout:.0f} s")
 
 
+def flush_broker() -> None:
+    """Drop whatever earlier tests left queued in the test Redis database."""
+    redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()
+
+
 def start_worker(name: str = "test", *, flush: bool = True) -> subprocess.Popen:
-    """A worker named `name` (a second one needs its own name, and flush=False to keep the queue)."""
+    """A worker named `name`; flush=False keeps what is queued (a second worker, or tasks sent before)."""
     if flush:
-        redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()
+        flush_broker()
     node = f"{name}-{os.getpid()}@{socket.gethostname()}"
     proc = subprocess.Popen(
         [
