@@ -147,20 +147,11 @@ def _read_trees_together(statements: list[Statement]) -> None:
 
 def build_plan(sql: str) -> Plan:
     """Parse and group `sql`; raises parse.SqlSyntaxError when it does not parse, ValueError when empty."""
-    pieces = split_sql(sql)
-    matter = statements_that_may_matter(sql, [p.offset for p in pieces])
-    statements = tuple(  # Statement(...), without the frozen __init__'s cost
-        frozen_instance(
-            Statement,
-            index=p.index,
-            text=p.text,
-            line=p.line,
-            column=p.column,
-            offset=p.offset,
-            may_matter=p.index in matter,
-        )  # fmt: skip
-        for p in pieces
-    )
+    statements = tuple(split_sql(sql, record=Statement))
+    matter = statements_that_may_matter(sql, [s.offset for s in statements])
+    for statement in statements:  # not yet seen by anyone; may_matter defaults to True
+        if statement.index not in matter:
+            statement.__dict__["may_matter"] = False
     _read_trees_together([s for s in statements if s.may_matter])
     if not statements:
         raise ValueError("The migration has no statements.")
