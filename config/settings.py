@@ -256,6 +256,17 @@ BENCHMARK_SETUP_ALLOWANCE_SECONDS = env_int("BENCHMARK_SETUP_ALLOWANCE_SECONDS",
 BENCHMARK_SIGNIFICANCE_THRESHOLD = env_float("BENCHMARK_SIGNIFICANCE_THRESHOLD", 0.05)
 BENCHMARK_RUNS_PER_PAGE = env_int("BENCHMARK_RUNS_PER_PAGE", 20, minimum=1)
 
+# --- migration history (other tools' history tables; migrations_app/history/) ---
+# Rows read per history table (newest first); the timeline and drift use what was read.
+MIGRATION_HISTORY_READ_LIMIT = env_int("MIGRATION_HISTORY_READ_LIMIT", 500, minimum=1)
+if MIGRATION_HISTORY_READ_LIMIT > 10_000:
+    raise ImproperlyConfigured("MIGRATION_HISTORY_READ_LIMIT must be at most 10000")
+# Stored reads per project and branch: at most this many, none older than this many days (by the
+# last time a read confirmed it); the newest read of each branch is always kept.
+MIGRATION_HISTORY_KEEP_READS = env_int("MIGRATION_HISTORY_KEEP_READS", 200, minimum=1)
+MIGRATION_HISTORY_RETENTION_DAYS = env_int("MIGRATION_HISTORY_RETENTION_DAYS", 90, minimum=1)
+MIGRATION_HISTORY_PAGE_SIZE = env_int("MIGRATION_HISTORY_PAGE_SIZE", 50, minimum=5)
+
 # --- beat: every periodic task, in one place, by its stable task name (see dashboard/tasks.py) ---
 CELERY_BEAT_SCHEDULE = {
     "reconcile-stale-task-runs": {"task": "taskruns.reconcile_stale", "schedule": 60.0},
@@ -265,4 +276,5 @@ CELERY_BEAT_SCHEDULE = {
     "queries-cleanup": {"task": "queries.cleanup_history", "schedule": 3600.0},
     # Start applies whose "not before" time has come, or whose idle compute a person has woken.
     "migrations-start-due-applies": {"task": "migrations.start_due_applies", "schedule": 30.0},
+    "migrations-history-cleanup": {"task": "migrations.cleanup_history_reads", "schedule": 3600.0},
 }

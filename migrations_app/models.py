@@ -231,3 +231,6 @@ class ProjectMigrationPolicy(models.Model):
             },
         )
         return policy
+
+
+from migrations_app.history.models import *  # noqa: E402,F401,F403  (migration history)

@@ -137,3 +137,6 @@ def restore_branch(run_id: str) -> None:
     run = taskruns.claim(run_id)
     if run is not None:
         taskruns.execute(run, restore_service.run_restore, audit_action="migration.restore")
+
+
+from migrations_app.history import tasks as history_tasks  # noqa: E402,F401  (migration history)

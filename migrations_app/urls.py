@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from migrations_app import views
 
@@ -17,4 +17,5 @@ urlpatterns = [
     path(R + "cancel/", views.migration_cancel, name="migration_cancel"),
     path(R + "restore/", views.migration_restore, name="migration_restore"),
     path(R + "progress/", views.migration_progress, name="migration_progress"),
+    path("", include("migrations_app.history.urls")),
 ]

@@ -21,6 +21,7 @@ from dashboard.models import Role
 from dashboard.neon.state import branches_for, resolve_branch
 from migrations_app import tasks
 from migrations_app.forms import ApplyForm, CommentForm, PolicyForm, RejectForm, SqlForm
+from migrations_app.history.views import timeline_context
 from migrations_app.models import (
     FINISHED_STATES,
     ApplyOutcome,
@@ -66,11 +67,13 @@ def migration_list(request, slug):
         run.approvers = [a.approver for a in run.revision.approvals.all() if a.decision == "approve"]
     context = {
         "project": project,
+        "membership": membership,
         "pending": pending[:100],
         "page": history,
         "can_draft": membership.has_role(Role.ENGINEER),
         "can_set_policy": membership.has_role(Role.ADMIN),
     }
+    context.update(timeline_context(request, project, membership))
     return render(request, "migrations_app/list.html", context)
 
 

@@ -14,6 +14,7 @@ from dashboard.common import audit
 from dashboard.demo.local_pg import load_pagila
 from dashboard.models import Membership, Project, Role, Team
 from migrations_app.demo import ensure_demo_migration
+from migrations_app.history.demo import ensure_demo_history
 
 # VAR_DIR as in scripts/services.sh, so a second set of servers keeps its own logins file.
 LOGINS_FILE = Path(os.environ.get("VAR_DIR") or Path(settings.BASE_DIR) / "var") / "demo-logins.txt"
@@ -116,6 +117,7 @@ def load_demo() -> DemoResult:
     ensure_users(team, password, reset_password=is_new or bool(settings.DEMO_PASSWORD))
     loaded = ensure_pagila()
     project = ensure_project(team)
+    ensure_demo_history(project, server_conninfo(demo_database()))
     write_logins(password)
     ensure_demo_migration(project)
     return DemoResult(password=password, password_is_new=is_new, project=project, pagila_loaded=loaded)

@@ -18,6 +18,7 @@ from dashboard.introspection.health import read_health
 from dashboard.models import HealthSnapshot, Project, StatsSample
 from dashboard.neon.state import compute_is_idle
 from dashboard.targets.connect import TargetError
+from migrations_app.history.health import migration_history_checks
 
 
 def slow_statements(project, now=None) -> list[dict]:
@@ -71,8 +72,13 @@ def latest(project: Project) -> dict:
         with_checks, note = last, None
     else:
         with_checks, note = HealthSnapshot.objects.filter(project=project).exclude(checks=[]).first(), last
-    checks = with_checks.checks if with_checks else []
+    checks = (with_checks.checks if with_checks else []) + stored_checks(project)
     return {"snapshot": with_checks, "note": note, "checks": checks, "overall": rules.overall(checks)}
+
+
+def stored_checks(project: Project) -> list[dict]:
+    """Checks other areas keep from their own stored reads (they never connect either)."""
+    return migration_history_checks(project)
 
 
 def cleanup_snapshots(now=None) -> int:

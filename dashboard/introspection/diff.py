@@ -166,3 +166,35 @@ def diff_catalogs(old: Catalog, new: Catalog) -> CatalogDiff:
         else:
             result.append(ObjectDiff(kind, schema, name, CHANGED, [Change("definition", CHANGED, a, b)]))
     return CatalogDiff(result)
+
+
+# Parts of a relation's changes, longest first (names after them may hold spaces), and their labels.
+PART_LABELS = (("comment on column", "column comment"), ("comment on index", "index comment"),
+               ("comment on constraint", "constraint comment"), ("column", "column"),
+               ("constraint", "constraint"), ("index", "index"), ("trigger", "trigger"))  # fmt: skip
+STATUS_ORDER = (ADDED, REMOVED, CHANGED)
+
+
+def _part_label(part: str) -> str:
+    return next((label for prefix, label in PART_LABELS if part.startswith(prefix + " ")), part)
+
+
+def _plural(word: str, count: int) -> str:
+    if count == 1:
+        return word
+    return word + ("es" if word.endswith(("x", "s", "ch")) else "s")
+
+
+def summarize(diff: CatalogDiff) -> str:
+    """One line for a diff, e.g. "+2 tables, 1 index changed": added and removed objects by kind,
+    then what changed inside changed relations (columns, indexes, constraints, ...) or other objects."""
+    counts: dict[tuple[str, str], int] = {}
+    for obj in diff.objects:
+        inner = [c for c in obj.changes if c.part != "definition"] if obj.status == CHANGED else []
+        for status, what in [(c.status, _part_label(c.part)) for c in inner] or [(obj.status, obj.kind)]:
+            counts[(status, what)] = counts.get((status, what), 0) + 1
+    if not counts:
+        return "no visible change"
+    signs = {ADDED: "+{n} {what}", REMOVED: "-{n} {what}", CHANGED: "{n} {what} changed"}
+    ordered = sorted(counts.items(), key=lambda item: STATUS_ORDER.index(item[0][0]))
+    return ", ".join(signs[status].format(n=n, what=_plural(what, n)) for (status, what), n in ordered)

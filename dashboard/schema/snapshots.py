@@ -26,6 +26,7 @@ from dashboard.introspection.model import (
 )
 from dashboard.introspection.schema import read_catalog
 from dashboard.models import Project, SchemaRelation, SchemaSnapshot, SnapshotSource
+from migrations_app.history import store as history_store
 
 NON_RELATION_KEYS = ("schemas", "sequences", "enums", "domains", "composites", "functions", "extensions")
 
@@ -40,12 +41,19 @@ def branch_key(branch) -> tuple[str, str]:
     return str(branch_id), str(getattr(branch, "name", "") or branch_id)
 
 
-def read_project_catalog(project: Project, branch=None) -> tuple[Catalog, int]:
-    """Introspect the project (or one of its branches); returns the catalog and the time it took in ms."""
+def read_project_catalog(project: Project, branch=None, *, with_history: bool = False) -> tuple[Catalog, int]:
+    """Introspect the project (or one of its branches); returns the catalog and the time it took in ms.
+
+    `with_history` first reads and stores other tools' migration history on the same connection
+    (just before the catalog read, which the drift intervals of migrations_app.history rely on).
+    """
     started = time.monotonic()
     timeout = settings.SCHEMA_CAPTURE_STATEMENT_TIMEOUT_MS
-    with open_target(project, branch, statement_timeout_ms=timeout) as target, target.read_only() as cur:
-        catalog = read_catalog(cur)
+    with open_target(project, branch, statement_timeout_ms=timeout) as target:
+        if with_history:
+            history_store.read_before_snapshot(project, target, branch)
+        with target.read_only() as cur:
+            catalog = read_catalog(cur)
     return catalog, int((time.monotonic() - started) * 1000)
 
 
@@ -53,7 +61,7 @@ def capture_snapshot(
     project: Project, *, branch=None, source=SnapshotSource.MANUAL, user=None
 ) -> SchemaSnapshot:
     """Read and store a snapshot. Raises TargetError with a message safe to show."""
-    catalog, elapsed_ms = read_project_catalog(project, branch)
+    catalog, elapsed_ms = read_project_catalog(project, branch, with_history=True)
     branch_id, branch_name = branch_key(branch)
     return store_catalog(project, catalog, branch_id=branch_id, branch_name=branch_name, source=source,
                          user=user, capture_ms=elapsed_ms)  # fmt: skip
