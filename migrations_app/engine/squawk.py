@@ -71,9 +71,7 @@ def squawk_command(path: str, *, pg_major: int, excluded: frozenset[str] = froze
 class SquawkRun:
     """squawk started on a temporary copy of the script; `result()` waits for its findings.
 
-    Starting it first lets the caller parse the script while squawk works. Its report goes to a file
-    beside the copy, not a pipe: a long report (400 kB for 2,000 statements) would fill the pipe and
-    stall squawk until the caller, busy parsing, came to read it.
+    Starting it first lets the caller parse the script while squawk works.
     """
 
     def __init__(self, sql: str, *, pg_major: int, excluded: frozenset[str] = frozenset()):
@@ -81,40 +79,35 @@ class SquawkRun:
         if unknown:
             raise ValueError(f"Unknown squawk rule(s): {', '.join(sorted(unknown))}")
         self._dir = tempfile.TemporaryDirectory(prefix="squawk-")
-        folder = Path(self._dir.name)
-        path = folder / "migration.sql"
+        path = Path(self._dir.name) / "migration.sql"
         path.write_text(sql, encoding="utf-8")
-        self._report = open(folder / "report.json", "w+b")  # noqa: SIM115  (closed in result())
         self._proc = subprocess.Popen(
             squawk_command(str(path), pg_major=pg_major, excluded=excluded),
-            stdout=self._report,
+            stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
+            text=True,
+            encoding="utf-8",
         )
 
     def result(self) -> list[SquawkFinding]:
         try:
-            _, err = self._proc.communicate(timeout=TIMEOUT_SECONDS)
-            self._report.seek(0)
-            out = self._report.read()
+            out, err = self._proc.communicate(timeout=TIMEOUT_SECONDS)
         except subprocess.TimeoutExpired:
             self._proc.kill()
             self._proc.communicate()
             raise SquawkError(f"squawk did not finish within {TIMEOUT_SECONDS} s.") from None
         finally:
-            self._report.close()
             self._dir.cleanup()
-        return parse_report(out, err.decode("utf-8", errors="replace"), self._proc.returncode)
+        return parse_report(out, err, self._proc.returncode)
 
 
-def parse_report(out: str | bytes, err: str, returncode: int) -> list[SquawkFinding]:
-    """squawk's JSON report (text, or the bytes it wrote: json reads UTF-8 bytes itself)."""
+def parse_report(out: str, err: str, returncode: int) -> list[SquawkFinding]:
     try:
         report = json.loads(out) if out.strip() else None
-    except (json.JSONDecodeError, UnicodeDecodeError):
+    except json.JSONDecodeError:
         report = None
     if not isinstance(report, list):
-        shown = out.decode("utf-8", errors="replace") if isinstance(out, bytes) else out
-        detail = (err or shown).strip().splitlines()[:1] or [f"exit status {returncode}"]
+        detail = (err or out).strip().splitlines()[:1] or [f"exit status {returncode}"]
         raise SquawkError(f"squawk failed: {detail[0]}")
     return [
         SquawkFinding(
