@@ -5,6 +5,7 @@ config/env.py. Defaults make `make run` work on a fresh machine; with DEBUG off
 the app refuses to start with the development secret key or encryption key.
 """
 
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -45,6 +46,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_htmx",
+    "axes",
+    "csp",
     "dashboard",
     "migrations_app",
 ]
@@ -58,7 +61,10 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -114,6 +120,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
+# django-axes first: it refuses a locked-out user name + address before the password is checked.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/projects/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
@@ -132,11 +140,44 @@ STORAGES = {
 }
 WHITENOISE_USE_FINDERS = DEBUG
 
+# --- security: see the README's "Security" section ---
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = not DEBUG
 CSRF_COOKIE_SECURE = not DEBUG
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+SECURE_REFERRER_POLICY = "same-origin"
+# HSTS when DEBUG is off: browsers then refuse plain HTTP to this host for a year.
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31536000, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+# Behind a TLS-terminating proxy that sets X-Forwarded-Proto (and strips it from clients), turn this
+# on so Django knows the request was HTTPS; never on a server clients reach directly.
+if env_bool("TRUST_X_FORWARDED_PROTO", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
+# Content Security Policy (django-csp): scripts and styles only from our own static files, no inline
+# script or style, no plugins, no framing. htmx is configured through a meta tag (base.html).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+# Login throttling (django-axes): after LOGIN_FAILURE_LIMIT wrong passwords for one user name from one
+# address, that pair is locked out for LOGIN_LOCKOUT_MINUTES; a successful login resets the count.
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "dashboard.common.lockout.lockout_response"
+AXES_VERBOSE = False
 
 # Celery: task state of record lives in our own TaskRun rows; Redis is broker and result backend.
 CELERY_BROKER_URL = REDIS_URL
@@ -167,6 +208,8 @@ TASK_STALE_AFTER_SECONDS = env_int("TASK_STALE_AFTER_SECONDS", 300, minimum=10)
 # A TaskRun still "queued" (no worker picked it up) this long is marked lost; longer than the above,
 # because a run may wait behind long tasks (a queued branch delete must not silently vanish).
 TASK_QUEUED_STALE_AFTER_SECONDS = env_int("TASK_QUEUED_STALE_AFTER_SECONDS", 3600, minimum=10)
+# Finished task runs are deleted this long after they ended (queued and running ones never).
+TASK_RUN_RETENTION_DAYS = env_int("TASK_RUN_RETENTION_DAYS", 30, minimum=1)
 
 # Neon API (a local stand-in in tests and the demo).
 NEON_API_BASE_URL = env_str("NEON_API_BASE_URL", "https://console.neon.tech/api/v2/")
@@ -199,6 +242,12 @@ SCHEMA_PAGE_SIZE = env_int("SCHEMA_PAGE_SIZE", 50, minimum=5)
 # Capturing reads the whole catalog in the background: it may take longer than a page's query,
 # but keeps the normal lock timeout so a held lock still gives "catalog busy" quickly.
 SCHEMA_CAPTURE_STATEMENT_TIMEOUT_MS = env_int("SCHEMA_CAPTURE_STATEMENT_TIMEOUT_MS", 60000, minimum=1000)
+# A diff lists at most this many changed objects ("and N more"), so two distant versions stay quick.
+SCHEMA_DIFF_MAX_OBJECTS = env_int("SCHEMA_DIFF_MAX_OBJECTS", 200, minimum=10)
+# Retention: a snapshot older than the days, or beyond the newest versions of its project and branch,
+# is deleted by the hourly cleanup; the newest snapshot of each project and branch is always kept.
+SCHEMA_SNAPSHOT_KEEP_VERSIONS = env_int("SCHEMA_SNAPSHOT_KEEP_VERSIONS", 100, minimum=1)
+SCHEMA_SNAPSHOT_RETENTION_DAYS = env_int("SCHEMA_SNAPSHOT_RETENTION_DAYS", 90, minimum=1)
 
 # --- queries ---
 # Statement history (pg_stat_statements snapshots), live activity and health checks.
@@ -209,6 +258,9 @@ QUERIES_BACKOFF_MAX_SECONDS = env_int("QUERIES_BACKOFF_MAX_SECONDS", 3600, minim
 QUERIES_COLLECT_LEASE_SECONDS = env_int("QUERIES_COLLECT_LEASE_SECONDS", 120, minimum=10)
 QUERIES_RETENTION_DAYS = env_int("QUERIES_RETENTION_DAYS", 14, minimum=1)
 QUERIES_EXPLAIN_ANALYZE_TIMEOUT_MS = env_int("QUERIES_EXPLAIN_ANALYZE_TIMEOUT_MS", 10000, minimum=100)
+# Statement texts longer than this are not parsed in a request (layout, EXPLAIN checks): pg_stat_statements
+# keeps texts of any length, and parsing time and memory grow with them.
+QUERIES_PARSE_MAX_CHARS = env_int("QUERIES_PARSE_MAX_CHARS", 50000, minimum=1000)
 # Pages a person waits on (activity, EXPLAIN, cancel/terminate, manual health refresh) connect with
 # these instead of the background TARGET_CONNECT_* values (the smaller of the two is used).
 TARGET_INTERACTIVE_CONNECT_TIMEOUT = env_int("TARGET_INTERACTIVE_CONNECT_TIMEOUT", 5, minimum=1)
@@ -274,6 +326,8 @@ CELERY_BEAT_SCHEDULE = {
     "schema-periodic-snapshots": {"task": "schema.periodic_snapshots", "schedule": 300.0},
     "queries-collect-due": {"task": "queries.collect_due", "schedule": 60.0},
     "queries-cleanup": {"task": "queries.cleanup_history", "schedule": 3600.0},
+    "schema-cleanup": {"task": "schema.cleanup_snapshots", "schedule": 3600.0},
+    "taskruns-cleanup": {"task": "taskruns.cleanup_runs", "schedule": 3600.0},
     # Start applies whose "not before" time has come, or whose idle compute a person has woken.
     "migrations-start-due-applies": {"task": "migrations.start_due_applies", "schedule": 30.0},
     "migrations-history-cleanup": {"task": "migrations.cleanup_history_reads", "schedule": 3600.0},

@@ -10,7 +10,7 @@ encrypted); failing that, the registered URL with the host of the branch's
 endpoint (the role, password and database are shared by all branches of a Neon project).
 """
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -18,7 +18,9 @@ from urllib.parse import urlsplit
 import psycopg
 from django.conf import settings
 
+from dashboard.common.crypto import SecretUnreadable
 from dashboard.neon.state import compute_for, resolve_branch
+from dashboard.neon.sync import refresh_branch_uris
 from dashboard.targets.connect import (
     Connected,
     TargetError,
@@ -29,6 +31,11 @@ from dashboard.targets.connect import (
 )
 from dashboard.targets.policy import HostPolicy, own_server_from
 from dashboard.targets.urls import POOLER_MARK, InvalidURL, is_neon_host, parse_url, with_host
+
+UNREADABLE_URL_MESSAGE = (
+    "The stored connection URL cannot be decrypted with the configured keys: "
+    "credentials cannot be decrypted; re-enter them on the project's edit page."
+)
 
 
 def target_settings(url: str, *, interactive: bool = False, **overrides) -> TargetSettings:
@@ -78,6 +85,8 @@ def database_and_role(project, branch=None) -> tuple[str, str]:
         parsed = parse_url(direct_url(project, branch))
     except InvalidURL as exc:
         raise TargetError(str(exc), code="url") from None
+    except SecretUnreadable:
+        raise TargetError(UNREADABLE_URL_MESSAGE, code="credentials") from None
     return parsed.dbname or "postgres", parsed.user or ""
 
 
@@ -99,6 +108,17 @@ def branch_url(project, branch=None, *, pooled: bool) -> str:
     return replace_host(
         registered, compute.pooled_host if pooled and _is_pooler(registered) else compute.host
     )
+
+
+def _refreshed_branch_url(project, branch, used: str, *, pooled: bool) -> str:
+    """The branch's URI as Neon gives it now, if the failed URL was a stored branch URI ('' otherwise)."""
+    record = resolve_branch(project, branch)
+    if record is None or record.is_default or used not in (record.pooled_uri, record.direct_uri):
+        return ""
+    if not refresh_branch_uris(project, record):
+        return ""
+    fresh = record.pooled_uri if pooled else record.direct_uri
+    return fresh if fresh != used else ""
 
 
 def _is_pooler(url: str) -> bool:
@@ -143,23 +163,42 @@ def open_target(
         url = direct_url(project, branch) if direct else read_url(project, branch)
     except InvalidURL as exc:
         raise TargetError(str(exc), code="url") from None
-    with open_url(url, interactive=interactive, **overrides) as target:
+    except SecretUnreadable:
+        raise TargetError(UNREADABLE_URL_MESSAGE, code="credentials") from None
+
+    def refreshed(stale: str) -> str:
+        return _refreshed_branch_url(project, branch, stale, pooled=not direct)
+
+    with open_url(url, interactive=interactive, refresh=refreshed, **overrides) as target:
         yield target
 
 
 @contextmanager
-def open_url(url: str, *, interactive: bool = False, **overrides) -> Iterator[OpenTarget]:
+def open_url(
+    url: str, *, interactive: bool = False, refresh: Callable[[str], str] | None = None, **overrides
+) -> Iterator[OpenTarget]:
     """open_target for a URL that no Project holds (a temporary branch's URI from the Neon API).
 
     The same settings and the same errors: every failure comes out as one TargetError.
+    `refresh(url)`: a fresh URL to retry once with when the password is refused ("" for none).
     """
     try:
         cfg = target_settings(url, interactive=interactive, **overrides)
-        connected = connect(url, cfg)
+        try:
+            connected = connect(url, cfg)
+        except TargetError as exc:
+            # A branch URI stored before the project's password changed: ask Neon once, retry once.
+            fresh = refresh(url) if refresh is not None and exc.code == "auth" else ""
+            if not fresh:
+                raise
+            url, cfg = fresh, target_settings(fresh, interactive=interactive, **overrides)
+            connected = connect(url, cfg)
         with connected.conn as conn:
             yield OpenTarget(conn, cfg, connected)
     except InvalidURL as exc:
         raise TargetError(str(exc), code="url") from None
+    except SecretUnreadable:
+        raise TargetError(UNREADABLE_URL_MESSAGE, code="credentials") from None
     except psycopg.Error as exc:
         raise explain_query_error(exc) from None
 

@@ -20,6 +20,7 @@ from dashboard.common import audit
 from dashboard.common.access import get_project_for_user
 from dashboard.common.htmx import wants_partial
 from dashboard.introspection.activity import Activity, redact_literals
+from dashboard.introspection.redaction import redact_secrets
 from dashboard.models import Outcome, Role
 from dashboard.neon.state import compute_is_idle
 
@@ -34,11 +35,15 @@ ACTIONS = {
 
 
 def _redact_for_viewers(activity: Activity | None, membership) -> None:
-    """Query texts may hold secrets (ALTER ROLE ... PASSWORD '...'): viewers see them without literals."""
-    if activity is None or membership.has_role(Role.ENGINEER):
+    """Query texts may hold secrets (ALTER ROLE ... PASSWORD '...'): masked for everyone, and viewers
+    see the texts without any literal."""
+    if activity is None:
         return
+    hide_literals = not membership.has_role(Role.ENGINEER)
     for session in {id(s): s for s in [*activity.sessions, *activity.tree]}.values():
-        session.query = redact_literals(session.query)
+        session.query = redact_secrets(session.query)
+        if hide_literals:
+            session.query = redact_literals(session.query)
 
 
 def _context(request, project, membership, *, idle: bool = False) -> dict:

@@ -30,7 +30,7 @@ def slow_statements(project, now=None) -> list[dict]:
             project=project,
             taken_at__gt=now - timedelta(hours=1),
             taken_at__lte=now,
-            statement__query__is_own=False,
+            statement__is_own=False,
         )
         .values("statement__queryid")
         .annotate(calls=Sum("calls"), total_ms=Sum("total_exec_ms"))

@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 import psycopg
 from pglast import parser as pg_parser
 
-SESSIONS_SQL = """/* neon-ops-dashboard activity */
-SELECT pid, usename, application_name, client_addr::text, state, wait_event_type, wait_event,
+SESSIONS_SQL = """SELECT /* neon-ops-dashboard activity */
+       pid, usename, application_name, client_addr::text, state, wait_event_type, wait_event,
        EXTRACT(EPOCH FROM now() - query_start)::float8, EXTRACT(EPOCH FROM now() - xact_start)::float8,
        EXTRACT(EPOCH FROM now() - backend_start)::float8, left(query, 4000), pg_blocking_pids(pid)
 FROM pg_stat_activity
@@ -20,9 +20,9 @@ ORDER BY xact_start NULLS LAST, pid
 """
 
 SIGNAL_SQL = {
-    "cancel": """/* neon-ops-dashboard activity */ SELECT pg_cancel_backend(pid) FROM pg_stat_activity
+    "cancel": """SELECT /* neon-ops-dashboard activity */ pg_cancel_backend(pid) FROM pg_stat_activity
         WHERE pid = %s AND datname = current_database() AND pid <> pg_backend_pid()""",
-    "terminate": """/* neon-ops-dashboard activity */ SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+    "terminate": """SELECT /* neon-ops-dashboard activity */ pg_terminate_backend(pid) FROM pg_stat_activity
         WHERE pid = %s AND datname = current_database() AND pid <> pg_backend_pid()""",
 }
 

@@ -36,10 +36,11 @@ class ObjectDiff:
 @dataclass
 class CatalogDiff:
     objects: list[ObjectDiff]
+    more: int = 0  # changed objects left out of `objects` by a limit
 
     @property
     def is_empty(self) -> bool:
-        return not self.objects
+        return not self.objects and not self.more
 
     def count(self, status: str) -> int:
         return sum(1 for o in self.objects if o.status == status)
@@ -138,8 +139,11 @@ def _other_objects(catalog: Catalog) -> dict[tuple[str, str | None, str], str]:
     return objects
 
 
-def diff_catalogs(old: Catalog, new: Catalog) -> CatalogDiff:
-    """Objects that were added, removed or changed from `old` to `new`, sorted by kind, schema and name."""
+def diff_catalogs(old: Catalog, new: Catalog, limit: int | None = None) -> CatalogDiff:
+    """Objects that were added, removed or changed from `old` to `new`, sorted by kind, schema and name.
+
+    With `limit`, only the first `limit` objects are listed and `more` counts the others.
+    """
     result: list[ObjectDiff] = []
     old_rel = {(r.schema, r.name): r for r in old.relations}
     new_rel = {(r.schema, r.name): r for r in new.relations}
@@ -165,6 +169,8 @@ def diff_catalogs(old: Catalog, new: Catalog) -> CatalogDiff:
             result.append(ObjectDiff(kind, schema, name, REMOVED, [Change("definition", REMOVED, a, None)]))
         else:
             result.append(ObjectDiff(kind, schema, name, CHANGED, [Change("definition", CHANGED, a, b)]))
+    if limit is not None and len(result) > limit:
+        return CatalogDiff(result[:limit], more=len(result) - limit)
     return CatalogDiff(result)
 
 

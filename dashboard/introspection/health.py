@@ -8,8 +8,7 @@ from dataclasses import dataclass, field
 
 import psycopg
 
-SUMMARY_SQL = """/* neon-ops-dashboard health */
-SELECT
+SUMMARY_SQL = """SELECT /* neon-ops-dashboard health */
   (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'),
   current_setting('max_connections')::int,
   current_setting('superuser_reserved_connections')::int,
@@ -28,8 +27,8 @@ SELECT
   pg_is_in_recovery()
 """
 
-SEQUENCES_SQL = """/* neon-ops-dashboard health */
-SELECT schemaname, sequencename, last_value, min_value, max_value, increment_by
+SEQUENCES_SQL = """SELECT /* neon-ops-dashboard health */
+       schemaname, sequencename, last_value, min_value, max_value, increment_by
 FROM pg_sequences
 WHERE last_value IS NOT NULL
 ORDER BY CASE WHEN increment_by > 0 THEN (last_value - min_value)::numeric / NULLIF(max_value - min_value, 0)
@@ -37,22 +36,22 @@ ORDER BY CASE WHEN increment_by > 0 THEN (last_value - min_value)::numeric / NUL
 LIMIT 10
 """
 
-INVALID_INDEXES_SQL = """/* neon-ops-dashboard health */
-SELECT n.nspname, c.relname, t.relname
+INVALID_INDEXES_SQL = """SELECT /* neon-ops-dashboard health */
+       n.nspname, c.relname, t.relname
 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_class t ON t.oid = i.indrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE NOT i.indisvalid ORDER BY 1, 2 LIMIT 50
 """
 
-SLOTS_SQL = """/* neon-ops-dashboard health */
-SELECT slot_name, slot_type, database,
+SLOTS_SQL = """SELECT /* neon-ops-dashboard health */
+       slot_name, slot_type, database,
        CASE WHEN pg_is_in_recovery() OR restart_lsn IS NULL THEN NULL
             ELSE pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::bigint END
 FROM pg_replication_slots WHERE NOT active ORDER BY 1
 """
 
 FILE_CACHE_SQL = (
-    "/* neon-ops-dashboard health */ SELECT file_cache_hits, file_cache_misses FROM neon_stat_file_cache"
+    "SELECT /* neon-ops-dashboard health */ file_cache_hits, file_cache_misses FROM neon_stat_file_cache"
 )
 
 

@@ -4,6 +4,8 @@ Names are kept exactly as the catalog returns them (they may contain quotes,
 spaces, unicode or markup); escaping is the job of whoever renders them.
 """
 
+import hashlib
+import json
 from dataclasses import asdict, dataclass, field, fields
 
 RELATION_KINDS = {
@@ -290,7 +292,17 @@ def relation_from_dict(data: dict) -> Relation:
 
 
 def relation_to_dict(relation: Relation) -> dict:
-    return asdict(relation)
+    """The relation as plain dicts (what dataclasses.asdict gives, without its deep copies: many times faster)."""
+    data = dict(relation.__dict__)
+    for key in ("columns", "constraints", "indexes", "triggers", "incoming"):
+        data[key] = [dict(item.__dict__) for item in data[key]]
+    return data
+
+
+def objects_to_dict(catalog: Catalog) -> dict:
+    """Everything of the catalog except its relations, as plain dicts."""
+    keys = ("schemas", "sequences", "enums", "domains", "composites", "functions", "extensions")
+    return {key: [dict(item.__dict__) for item in getattr(catalog, key)] for key in keys}
 
 
 # Statistics that change without any schema change; left out of the structure fingerprint.
@@ -301,7 +313,13 @@ VOLATILE_RELATION_FIELDS = (
 VOLATILE_INDEX_FIELDS = ("size_bytes", "scans")
 
 
-def _structural_relation(relation: dict) -> dict:
+def canonical_json(data) -> str:
+    """One text per value (sorted keys, no spaces): equal structures give equal texts and hashes."""
+    return json.dumps(data, sort_keys=True, separators=(",", ":"))
+
+
+def relation_structure(relation: dict) -> dict:
+    """A relation dict without statistics and findings: what stays equal while the schema does not change."""
     relation = {k: v for k, v in relation.items() if k not in VOLATILE_RELATION_FIELDS and k != "findings"}
     relation["indexes"] = [
         {k: v for k, v in i.items() if k not in VOLATILE_INDEX_FIELDS} for i in relation["indexes"]
@@ -309,30 +327,47 @@ def _structural_relation(relation: dict) -> dict:
     return relation
 
 
+def relation_statistics(relation: dict) -> dict:
+    """The statistics relation_structure() leaves out; "indexes" holds [size_bytes, scans] per index, in order."""
+    stats = {k: relation.get(k) for k in VOLATILE_RELATION_FIELDS}
+    stats["indexes"] = [[i.get("size_bytes", 0), i.get("scans")] for i in relation["indexes"]]
+    return stats
+
+
+def join_relation(structure: dict, stats: dict) -> dict:
+    """relation_structure() and relation_statistics() put back together into one relation dict."""
+    data = {**structure, **{k: v for k, v in stats.items() if k != "indexes"}}
+    sizes = stats.get("indexes") or []
+    data["indexes"] = [
+        {**index, **dict(zip(VOLATILE_INDEX_FIELDS, sizes[n], strict=True))} if n < len(sizes) else index
+        for n, index in enumerate(structure.get("indexes", []))
+    ]
+    return data
+
+
 def relation_fingerprint(relation: Relation) -> str:
-    """A hash of one relation's own structure (not statistics, not keys pointing at it from elsewhere).
-
-    Two snapshots' relations with equal fingerprints have no differences for the diff, so a diff
-    only needs to load the relations whose fingerprints differ.
-    """
-    import hashlib
-    import json
-
-    data = _structural_relation(asdict(relation))
+    """A hash of one relation's own structure (not statistics, not keys pointing at it from elsewhere)."""
+    data = relation_structure(relation_to_dict(relation))
     data.pop("incoming", None)
-    return hashlib.sha256(json.dumps(data, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    return hashlib.sha256(canonical_json(data).encode()).hexdigest()
 
 
-def structure_fingerprint(catalog: Catalog) -> str:
-    """A hash of the schema's structure only, so two captures of an unchanged schema compare equal."""
-    import hashlib
-    import json
+def structure_fingerprint(catalog: Catalog, relation_texts: list[str] | None = None) -> str:
+    """A hash of the schema's structure only, so two captures of an unchanged schema compare equal.
 
-    data = catalog.to_dict()
-    data.pop("server_version", None)
-    data.pop("server_version_num", None)
-    data["relations"] = [_structural_relation(r) for r in data["relations"]]
-    for sequence in data["sequences"]:
-        sequence.pop("last_value", None)
-    encoded = json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
-    return hashlib.sha256(encoded).hexdigest()
+    `relation_texts`: canonical_json(relation_structure(...)) of each relation, in catalog order,
+    when the caller has them already (storing a snapshot does); the hash is the same either way.
+    """
+    if relation_texts is None:
+        relation_texts = [canonical_json(relation_structure(relation_to_dict(r))) for r in catalog.relations]
+    data = objects_to_dict(catalog) | {"database": catalog.database, "relations": []}
+    data["sequences"] = [{k: v for k, v in q.items() if k != "last_value"} for q in data["sequences"]]
+    # The hash of canonical_json() of the whole structure, with the relations' texts spliced in
+    # rather than encoded again. A key "relations" can only appear once, at the top level: inside
+    # strings JSON escapes the quotes.
+    head, tail = canonical_json(data).split('"relations":[]', 1)
+    digest = hashlib.sha256(f'{head}"relations":['.encode())
+    for n, text in enumerate(relation_texts):
+        digest.update((b"," if n else b"") + text.encode())
+    digest.update(f"]{tail}".encode())
+    return digest.hexdigest()

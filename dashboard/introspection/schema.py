@@ -20,6 +20,7 @@ import psycopg
 from psycopg import sql
 
 from dashboard.targets.connect import TargetSettings, connect, explain_query_error, read_only
+from dashboard.targets.marker import mark
 
 from .model import (
     Catalog,
@@ -253,13 +254,10 @@ def compose(template: str) -> sql.Composed:
     return sql.SQL(template).format(**{k: v for k, v in FRAGMENTS.items() if "{" + k + "}" in template})
 
 
-# The statement collector recognises the dashboard's own statements by this comment, so schema
-# reads do not count as user activity that would keep a Neon compute awake.
-OWN_STATEMENT_MARK = "/* neon-ops-dashboard schema */ "
-
-
 def _rows(cur: psycopg.Cursor, query: str) -> list[tuple]:
-    cur.execute(compose(OWN_STATEMENT_MARK + query))
+    # Marked as the dashboard's own, so schema reads do not count as user activity that would keep a
+    # Neon compute awake.
+    cur.execute(compose(mark(query, "schema")))
     return cur.fetchall()
 
 

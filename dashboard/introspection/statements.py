@@ -5,9 +5,12 @@ column set differs between Postgres 14 and 18 (stats_since arrives with
 pg_stat_statements 1.11 on 17; toplevel with 1.9 on 14), so the select list is
 built from the columns the installed view really has.
 
-Every statement the collector sends carries COLLECTOR_MARK in a comment, which
-pg_stat_statements keeps in the stored text: that is how the collector
-recognises its own statements when deciding whether anything else ran.
+Every statement the dashboard sends carries a `/* neon-ops-dashboard <what> */`
+comment right after its first keyword (targets/marker.py: Postgres 18 drops a comment
+before the first keyword from the stored text). A statement is the dashboard's own
+only when its text carries that exact marker there AND the role
+that ran it is the role the dashboard connects as (read with the snapshot), so an
+application cannot hide its traffic by writing the marker into a comment.
 """
 
 from dataclasses import dataclass, field
@@ -16,7 +19,7 @@ from datetime import datetime
 import psycopg
 from psycopg import sql
 
-COLLECTOR_MARK = "neon-ops-dashboard"
+from dashboard.targets.marker import is_marked, mark
 
 # Utility statements the dashboard's read-only transactions send (see targets.connect.read_only).
 OWN_UTILITY_PREFIXES = (
@@ -89,6 +92,8 @@ class StatementsSnapshot:
     entries: list[StatementCounters] = field(default_factory=list)
     roles: dict[int, str] = field(default_factory=dict)
     schema: str = "public"
+    # The oid of the role the dashboard connects as (current_user): only its statements can be its own.
+    own_userid: int | None = None
 
 
 @dataclass
@@ -98,14 +103,15 @@ class QueryTextRow:
 
 
 def _mark(query: str) -> sql.Composable:
-    return sql.SQL(f"/* {COLLECTOR_MARK} collector */ {query}")
+    return sql.SQL(mark(query, "collector"))
 
 
 INFO_SQL = _mark(
     "SELECT current_setting('server_version_num')::int, d.oid::bigint, d.datname, now(), "
     "pg_postmaster_start_time(), "
     "(SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace "
-    "WHERE e.extname = 'pg_stat_statements') "
+    "WHERE e.extname = 'pg_stat_statements'), "
+    "(SELECT r.oid::bigint FROM pg_roles r WHERE r.rolname = current_user) "
     "FROM pg_database d WHERE d.datname = current_database()"
 )
 # Columns of the view and of pg_stat_statements_info, in the schema the extension was created in
@@ -145,7 +151,7 @@ def _texts_sql(schema: str) -> sql.Composable:
 def read_snapshot(cur: psycopg.Cursor) -> StatementsSnapshot:
     """Counters of every pg_stat_statements entry of the connected database (no texts: cheaper)."""
     cur.execute(INFO_SQL)
-    version, dbid, datname, target_now, started, schema = cur.fetchone()
+    version, dbid, datname, target_now, started, schema, own_userid = cur.fetchone()
     if schema is None:
         raise StatementsUnavailable(
             "pg_stat_statements is not installed in this database (CREATE EXTENSION pg_stat_statements)."
@@ -180,6 +186,7 @@ def read_snapshot(cur: psycopg.Cursor) -> StatementsSnapshot:
         entries=entries,
         roles=roles,
         schema=schema,
+        own_userid=own_userid,
     )
 
 
@@ -191,9 +198,12 @@ def read_texts(cur: psycopg.Cursor, snap: StatementsSnapshot, queryids: list[int
     return [QueryTextRow(queryid, text or "") for queryid, text in cur.fetchall()]
 
 
-def is_own_statement(text: str) -> bool:
-    """True for statements the dashboard itself sends while collecting."""
-    if COLLECTOR_MARK in text:
+def is_own_statement(text: str, *, userid: int, own_userid: int | None) -> bool:
+    """True for statements the dashboard itself sent: its role, and its marker first (or one of the
+    utility statements of its read-only transactions, which carry no comment)."""
+    if own_userid is None or userid != own_userid:
+        return False
+    if is_marked(text):
         return True
     lowered = " ".join(text.lower().split())
     return lowered.startswith(OWN_UTILITY_PREFIXES)

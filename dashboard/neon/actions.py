@@ -137,7 +137,7 @@ def _wait(client, run, pid: str, operations: list[dict]) -> None:
 def _measure_connect(project, branch: NeonBranch) -> dict:
     """Connect once to the woken compute (retrying cold-start errors) and record how long it took."""
     with open_target(project, branch) as target, target.read_only() as cur:
-        cur.execute("/* neon-ops-dashboard wake */ SELECT 1")
+        cur.execute("SELECT /* neon-ops-dashboard wake */ 1")
     connected = target.connected
     connect_ms = round(connected.connect_seconds * 1000, 1)
     NeonCompute.objects.filter(

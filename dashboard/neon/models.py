@@ -23,6 +23,9 @@ class NeonSyncState(models.Model):
     synced_at = models.DateTimeField(null=True, blank=True)
     error = models.TextField(blank=True, default="")
     error_at = models.DateTimeField(null=True, blank=True)
+    # Held while a periodic sync of the project runs (claimed with a conditional UPDATE), so syncs
+    # of one project never overlap; it expires by itself if the worker dies.
+    lease_until = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"Neon sync of {self.project_id}"

@@ -23,6 +23,7 @@ from django.utils.dateparse import parse_datetime
 
 from dashboard.models import NeonBranch, NeonCompute
 from dashboard.neon.client import NeonAPIError, NeonClient, RetryPolicy
+from dashboard.targets.urls import InvalidURL, is_neon_host, parse_url
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,27 @@ def compute_is_idle(project, branch=None) -> bool:
     if not project.is_neon:
         return False
     return loaded_compute_is_idle(project, compute_for(project, branch))
+
+
+def compute_may_suspend(project, branch=None) -> bool:
+    """True when the project's compute can scale to zero, so polling it keeps it awake and costs money.
+
+    Neon projects can, unless Neon reports the compute set never to suspend (suspend timeout -1);
+    an unknown compute counts as one that can. So can a Neon host registered without the Neon API
+    (no state to read). Other projects (a plain Postgres) never suspend.
+    """
+    if not project.is_neon:
+        return _is_neon_url(project.pooled_url)
+    compute = compute_for(project, branch)
+    timeout = compute.suspend_timeout_seconds if compute is not None else None
+    return timeout is None or timeout >= 0
+
+
+def _is_neon_url(url: str) -> bool:
+    try:
+        return is_neon_host(parse_url(url).host)
+    except InvalidURL:
+        return False
 
 
 def loaded_compute_is_idle(project, compute: NeonCompute | None) -> bool:

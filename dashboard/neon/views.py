@@ -14,11 +14,11 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from dashboard.common import audit
 from dashboard.common.access import get_project_for_user
 from dashboard.common.htmx import render_page, task_partial, wants_partial
-from dashboard.models import NeonBranch, NeonSyncState, Outcome, Role, TaskRun
+from dashboard.models import NeonBranch, NeonSyncState, Outcome, Project, Role, TaskRun
 from dashboard.neon.actions import LABELS, refusal_reason
 from dashboard.neon.forms import BranchCreateForm
 from dashboard.neon.state import branches_for
-from dashboard.neon.tasks import ACTION_KIND, SYNC_KIND, neon_action, sync_neon_project
+from dashboard.neon.tasks import ACTION_KIND, SYNC_KIND, active_action, neon_action, sync_neon_project
 from dashboard.taskruns import lifecycle
 
 RECENT_RUNS = 5
@@ -79,16 +79,38 @@ def branch_sync(request, slug):
 
 
 def _start_action(request, project, action: str, branch: NeonBranch | None = None, **params) -> None:
+    """Queue the action and audit the request now (the worker audits the outcome); refuse a repeat.
+
+    The project row is locked while checking, so two identical submits at once queue one run.
+    """
     params = {
         "action": action,
         "branch_id": branch.branch_id if branch else "",
         "branch_name": branch.name if branch else "",
         **params,
     }
-    with transaction.atomic():
-        lifecycle.enqueue(neon_action, ACTION_KIND, project=project, user=request.user, params=params)
     target = params.get("name") or (branch.name if branch else "new branch")
-    messages.info(request, f"{LABELS[action]}: {target}. Progress is shown below.")
+    label = params.get("name") or (branch.name if branch else "")
+    with transaction.atomic():
+        Project.objects.select_for_update().filter(pk=project.pk).values_list("pk", flat=True).first()
+        if active_action(project, params) is not None:
+            audit.record(request.user, f"neon.{action}", project=project, obj=branch, outcome=Outcome.DENIED,
+                         branch=label, reason="the same request is still running")  # fmt: skip
+            messages.error(
+                request,
+                f"{LABELS[action]}: {target} was already requested and has not finished; "
+                "wait for it to end (its progress is shown below).",
+            )
+            return
+        run = lifecycle.enqueue(neon_action, ACTION_KIND, project=project, user=request.user, params=params)
+        audit.record(request.user, f"neon.{action}.requested", project=project, obj=branch, branch=label,
+                     run=str(run.pk))  # fmt: skip
+    if lifecycle.queue_failed(run):
+        messages.error(
+            request, f"{LABELS[action]}: {target}. The task queue is unreachable; it will not run."
+        )
+    else:
+        messages.info(request, f"{LABELS[action]}: {target}. Progress is shown below.")
 
 
 @login_required

@@ -3,10 +3,13 @@
 from django.db import models
 from django.utils import timezone
 
-from dashboard.common.crypto import EncryptedTextField
+from dashboard.common.crypto import EncryptedTextField, is_readable
 from dashboard.targets.urls import derive_direct_url, mask_url
 
 __all__ = ["Project", "ProjectStatus"]
+
+SECRET_FIELDS = {"pooled_url": "pooled URL", "direct_url": "direct URL", "neon_api_key": "Neon API key"}
+UNREADABLE_MASK = "(cannot be decrypted)"
 
 
 class ProjectStatus(models.TextChoices):
@@ -42,11 +45,22 @@ class Project(models.Model):
         return self.name
 
     @property
+    def unreadable_secrets(self) -> list[str]:
+        """Names of the secret fields no configured key decrypts (decrypts them: not for list pages)."""
+        return [name for name in SECRET_FIELDS if not is_readable(self, name)]
+
+    @property
+    def unreadable_secret_labels(self) -> str:
+        return ", ".join(SECRET_FIELDS[name] for name in self.unreadable_secrets)
+
+    @property
     def masked_pooled_url(self) -> str:
-        return mask_url(self.pooled_url)
+        return mask_url(self.pooled_url) if is_readable(self, "pooled_url") else UNREADABLE_MASK
 
     @property
     def masked_direct_url(self) -> str:
+        if not (is_readable(self, "pooled_url") and is_readable(self, "direct_url")):
+            return UNREADABLE_MASK
         return mask_url(self.effective_direct_url)
 
     @property

@@ -10,11 +10,18 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from dashboard.common import audit
 from dashboard.common.access import get_project_for_user, teams_where, visible_projects
+from dashboard.common.crypto import is_readable
 from dashboard.common.htmx import task_partial, wants_partial
 from dashboard.health.services import latest as latest_health
 from dashboard.models import Outcome, Project, Role, TaskRun
+from dashboard.neon.tasks import refresh_branch_credentials
 from dashboard.projects.forms import ProjectForm
 from dashboard.projects.tasks import CHECK_KIND, start_connection_check
+from dashboard.taskruns import lifecycle
+
+# Branch URIs from Neon carry the role's password: they are fetched again when these change.
+CREDENTIAL_FIELDS = {"pooled_url", "direct_url", "neon_api_key", "neon_project_id"}
+QUEUE_DOWN = "the task queue is unreachable; the check will not run until it is back."
 
 
 @login_required
@@ -26,8 +33,12 @@ def project_list(request):
     return render(request, "projects/list.html", {"page": page, "can_register": can_register})
 
 
+UNREADABLE = object()  # stands for a stored secret that cannot be decrypted: any new value differs
+
+
 def _editable_values(project: Project) -> dict:
-    return {name: getattr(project, name) for name in ProjectForm.Meta.fields if name != "team"}
+    names = [name for name in ProjectForm.field_order if name != "team"]
+    return {name: getattr(project, name) if is_readable(project, name) else UNREADABLE for name in names}
 
 
 def _changed_fields(before: dict, project: Project) -> list[str]:
@@ -50,8 +61,15 @@ def project_new(request):
             project.slug = form.cleaned_data["slug"]
             project.save()
             audit.record(request.user, "project.create", project=project, obj=project)
-            start_connection_check(project, request.user)
-        messages.success(request, f"Project {project.name} registered; checking the connection.")
+            run = start_connection_check(project, request.user, first=True)
+        if lifecycle.queue_failed(run):
+            messages.error(request, f"Project {project.name} registered, but {QUEUE_DOWN}")
+        else:
+            messages.success(
+                request,
+                f"Project {project.name} registered; checking the connection. Once it answers, its first "
+                "schema snapshot and statement baseline are taken (unless its Neon compute is idle).",
+            )
         return redirect("project_detail", slug=project.slug)
     return render(request, "projects/form.html", {"form": form, "editing": False})
 
@@ -67,16 +85,16 @@ def project_edit(request, slug):
             project = form.save(commit=False)
             project.slug = form.cleaned_data["slug"]
             project.save()
+            changed = _changed_fields(before, project)
             # Field names only: secret values never reach the audit log.
-            audit.record(
-                request.user,
-                "project.update",
-                project=project,
-                obj=project,
-                fields=_changed_fields(before, project),
-            )
-            start_connection_check(project, request.user)
-        messages.success(request, "Project updated; checking the connection again.")
+            audit.record(request.user, "project.update", project=project, obj=project, fields=changed)
+            if CREDENTIAL_FIELDS & set(changed):
+                refresh_branch_credentials(project, request.user)
+            run = start_connection_check(project, request.user)
+        if lifecycle.queue_failed(run):
+            messages.error(request, f"Project updated, but {QUEUE_DOWN}")
+        else:
+            messages.success(request, "Project updated; checking the connection again.")
         return redirect("project_detail", slug=project.slug)
     return render(request, "projects/form.html", {"form": form, "editing": True, "project": project})
 
@@ -102,8 +120,10 @@ def project_delete(request, slug):
 def project_check(request, slug):
     project, _ = get_project_for_user(request, slug, Role.ENGINEER, action="project.check")
     with transaction.atomic():
-        start_connection_check(project, request.user)
+        run = start_connection_check(project, request.user)
         audit.record(request.user, "project.check", project=project, obj=project)
+    if lifecycle.queue_failed(run):
+        messages.error(request, f"Cannot check now: {QUEUE_DOWN}")
     if wants_partial(request):
         return _check_status_response(request, project)
     return redirect("project_detail", slug=project.slug)

@@ -4,7 +4,8 @@ It never calls pg_stat_statements_reset (other tools read the same counters),
 stores only statements whose counters moved, stores each query text once, and
 never wakes a suspended Neon compute. When nothing but its own statements ran
 since the last snapshot it lengthens its interval (doubling, capped) so that a
-Neon compute may suspend.
+Neon compute may suspend; a server that never suspends (a plain Postgres) is
+collected at the normal interval whatever ran, because waiting would buy nothing.
 """
 
 import logging
@@ -13,9 +14,12 @@ from datetime import datetime, timedelta
 import pglast
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from dashboard.connections import open_target
+from dashboard.introspection.activity import redact_literals
+from dashboard.introspection.redaction import redact_secrets
 from dashboard.introspection.statements import (
     StatementsSnapshot,
     StatementsUnavailable,
@@ -23,8 +27,16 @@ from dashboard.introspection.statements import (
     read_snapshot,
     read_texts,
 )
-from dashboard.models import CollectorState, CollectorStatus, Project, QueryText, Statement, StatsSample
-from dashboard.neon.state import compute_is_idle
+from dashboard.models import (
+    CollectorState,
+    CollectorStatus,
+    DueReason,
+    Project,
+    QueryText,
+    Statement,
+    StatsSample,
+)
+from dashboard.neon.state import compute_is_idle, compute_may_suspend
 from dashboard.queries.deltas import DeltaResult, compute_deltas, next_baseline, pack_totals, unpack_totals
 from dashboard.targets.connect import TargetError
 
@@ -55,6 +67,17 @@ def quiet_delay(streak: int) -> timedelta:
     return timedelta(seconds=min(seconds, settings.QUERIES_BACKOFF_MAX_SECONDS))
 
 
+def quiet_next(state: CollectorState, project: Project, now: datetime) -> tuple[datetime, str]:
+    """When to look again after a snapshot in which nothing but the dashboard ran, and why.
+
+    Only a compute that can suspend gains from a longer interval (polling keeps it awake).
+    """
+    state.quiet_streak += 1
+    if compute_may_suspend(project):
+        return now + quiet_delay(state.quiet_streak), DueReason.BACKOFF
+    return now + interval(), DueReason.INTERVAL
+
+
 def state_for(project: Project) -> CollectorState:
     state, _ = CollectorState.objects.get_or_create(project=project)
     return state
@@ -62,12 +85,21 @@ def state_for(project: Project) -> CollectorState:
 
 def claim_due(project_id: int, now: datetime) -> bool:
     """Take the project's collection slot with a conditional UPDATE, so a redelivered task does not run twice."""
+    return _claim(project_id, now, Q(next_due_at__lte=now))
+
+
+def claim_now(project_id: int, now: datetime) -> bool:
+    """Take the slot whether or not a snapshot is due ("Collect now"); False while another one runs."""
+    return _claim(project_id, now, Q())
+
+
+def _claim(project_id: int, now: datetime, condition: Q) -> bool:
+    """Lease the slot (so overlapping snapshots never compute deltas against the same baseline)."""
     CollectorState.objects.get_or_create(project_id=project_id, defaults={"next_due_at": now})
     lease = now + timedelta(seconds=settings.QUERIES_COLLECT_LEASE_SECONDS)
-    return (
-        CollectorState.objects.filter(project_id=project_id, next_due_at__lte=now).update(next_due_at=lease)
-        == 1
-    )
+    free = Q(leased_until__isnull=True) | Q(leased_until__lte=now)
+    claimed = CollectorState.objects.filter(free, condition, project_id=project_id)
+    return claimed.update(next_due_at=lease, leased_until=lease) == 1
 
 
 def collect_project(project: Project, *, now: datetime | None = None) -> CollectorState:
@@ -81,6 +113,7 @@ def collect_project(project: Project, *, now: datetime | None = None) -> Collect
             CollectorStatus.IDLE,
             "Neon reports the compute idle; not connecting, so it stays suspended.",
             now + interval(),
+            DueReason.IDLE,
         )
     try:
         with open_target(project) as target, target.read_only() as cur:
@@ -89,22 +122,27 @@ def collect_project(project: Project, *, now: datetime | None = None) -> Collect
             result = compute_deltas(state.baseline, previous_totals, snap)
             statement_ids, own_ids = _statement_ids(project, state, previous_totals, snap, result, cur, now)
     except StatementsUnavailable as exc:
-        # Nothing to collect until someone installs the extension: back off as when quiet, so the
-        # compute may suspend (the health snapshot that follows each run backs off with it).
-        state.quiet_streak += 1
-        delay = quiet_delay(state.quiet_streak)
-        message = f"{exc.message} Next try in {int(delay.total_seconds())} s."
-        return _finish(state, CollectorStatus.UNAVAILABLE, message, now + delay)
+        # Nothing to collect until someone installs the extension. Where polling keeps a compute
+        # awake, back off as when quiet, so it may suspend (the health snapshot that follows each
+        # run backs off with it). A server that never suspends is tried at the normal interval:
+        # one cheap connection buys fresh health checks and notices the extension soon after it
+        # is installed, and a longer wait would save nothing.
+        next_due, reason = quiet_next(state, project, now)
+        message = f"{exc.message} Next try in {int((next_due - now).total_seconds())} s."
+        return _finish(state, CollectorStatus.UNAVAILABLE, message, next_due, reason)
     except TargetError as exc:
         return _finish(state, CollectorStatus.ERROR, exc.message, now + interval())
     with transaction.atomic():
         _store_samples(project, state, result, statement_ids, now)
-        _record_snapshot(state, snap, result, statement_ids, own_ids, now)
+        _record_snapshot(project, state, snap, result, statement_ids, own_ids, now)
     return state
 
 
-def _finish(state: CollectorState, status: str, message: str, next_due: datetime) -> CollectorState:
-    state.status, state.message, state.next_due_at = status, message, next_due
+def _finish(
+    state: CollectorState, status: str, message: str, next_due: datetime, reason: str = DueReason.INTERVAL
+) -> CollectorState:
+    state.status, state.message, state.next_due_at, state.due_reason = status, message, next_due, reason
+    state.leased_until = None
     state.save()
     return state
 
@@ -118,7 +156,7 @@ def _statement_ids(project, state, previous_totals, snap: StatementsSnapshot, re
     moved_ids = {known[d.entry.key] for d in result.moved if d.entry.key in known}
     # One query: which moved statements still exist (retention cleanup may have removed some; they are
     # re-created below) and which are our own.
-    alive = dict(Statement.objects.filter(id__in=moved_ids).values_list("id", "query__is_own"))
+    alive = dict(Statement.objects.filter(id__in=moved_ids).values_list("id", "is_own"))
     own = {pk for pk, is_own in alive.items() if is_own}
     for key in [k for k, v in known.items() if v in moved_ids and v not in alive]:
         del known[key]
@@ -138,43 +176,53 @@ def _create_statements(project, snap: StatementsSnapshot, entries, cur, now) -> 
     new_texts = read_texts(cur, snap, [q for q in queryids if q not in stored])
     QueryText.objects.bulk_create(
         [
-            QueryText(
-                project=project,
-                queryid=row.queryid,
-                text=row.text,
-                fingerprint=_fingerprint(row.text),
-                is_own=is_own_statement(row.text),
-                first_seen_at=now,
-            )
+            QueryText(project=project, queryid=row.queryid, first_seen_at=now, **stored_text(row.text))
             for row in new_texts
         ],
         ignore_conflicts=True,
     )
-    text_ids = dict(
-        QueryText.objects.filter(project=project, queryid__in=queryids).values_list("queryid", "id")
-    )
+    texts = {
+        queryid: (pk, text)
+        for queryid, pk, text in QueryText.objects.filter(project=project, queryid__in=queryids).values_list(
+            "queryid", "id", "text"
+        )
+    }
     Statement.objects.bulk_create(
         [
             Statement(
                 project=project,
-                query_id=text_ids[e.queryid],
+                query_id=texts[e.queryid][0],
                 queryid=e.queryid,
                 userid=e.userid,
                 role_name=snap.roles.get(e.userid, str(e.userid)),
                 dbid=snap.dbid,
                 datname=snap.datname,
                 toplevel=e.toplevel,
+                # Own only when the dashboard's role ran its marked text (queryid ignores comments,
+                # so the same text id can be the dashboard's for one role and user traffic for another).
+                is_own=is_own_statement(texts[e.queryid][1], userid=e.userid, own_userid=snap.own_userid),
                 first_seen_at=now,
             )
             for e in entries
-            if e.queryid in text_ids
+            if e.queryid in texts
         ],
         ignore_conflicts=True,
     )
     rows = Statement.objects.filter(project=project, dbid=snap.dbid, queryid__in=queryids).values_list(
-        "userid", "queryid", "toplevel", "id", "query__is_own"
+        "userid", "queryid", "toplevel", "id", "is_own"
     )
     return {(u, q, t): pk for u, q, t, pk, _ in rows}, {pk for *_, pk, is_own in rows if is_own}
+
+
+def stored_text(text: str) -> dict:
+    """What is kept of a text: secrets masked for everyone, and the literal-free version for viewers."""
+    text = redact_secrets(text)
+    viewer_text = redact_literals(text)
+    return {
+        "text": text,
+        "viewer_text": viewer_text if viewer_text != text else "",
+        "fingerprint": _fingerprint(text),
+    }
 
 
 def _fingerprint(text: str) -> str:
@@ -206,7 +254,7 @@ def _others_moved(result: DeltaResult, statement_ids: dict, own_ids: set) -> int
     return sum(1 for d in result.moved if statement_ids.get(d.entry.key) not in own_ids)
 
 
-def _record_snapshot(state, snap, result: DeltaResult, statement_ids, own_ids, now) -> None:
+def _record_snapshot(project, state, snap, result: DeltaResult, statement_ids, own_ids, now) -> None:
     state.baseline = next_baseline(snap)
     state.totals = pack_totals(snap, statement_ids)
     state.server_version_num = snap.server_version_num
@@ -235,12 +283,11 @@ def _record_snapshot(state, snap, result: DeltaResult, statement_ids, own_ids, n
         notes.insert(0, f"{others} statement(s) moved.")
         _finish(state, CollectorStatus.OK, " ".join(notes), now + interval())
         return
-    state.quiet_streak += 1
-    delay = quiet_delay(state.quiet_streak)
-    notes.insert(
-        0, f"Only the dashboard's own statements ran; next snapshot in {int(delay.total_seconds())} s."
-    )
-    _finish(state, CollectorStatus.QUIET, " ".join(notes), now + delay)
+    next_due, reason = quiet_next(state, project, now)
+    seconds = int((next_due - now).total_seconds())
+    why = " (backing off so the compute may suspend)" if reason == DueReason.BACKOFF else ""
+    notes.insert(0, f"Only the dashboard's own statements ran; next snapshot in {seconds} s{why}.")
+    _finish(state, CollectorStatus.QUIET, " ".join(notes), next_due, reason)
 
 
 def due_project_ids(now: datetime) -> list[int]:

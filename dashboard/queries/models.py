@@ -9,16 +9,18 @@ pg_stat_statements (role x queryid x toplevel) once (Statement).
 from django.db import models
 from django.utils import timezone
 
-__all__ = ["CollectorState", "CollectorStatus", "QueryText", "Statement", "StatsSample"]
+__all__ = ["CollectorState", "CollectorStatus", "DueReason", "QueryText", "Statement", "StatsSample"]
 
 
 class QueryText(models.Model):
     project = models.ForeignKey("dashboard.Project", on_delete=models.CASCADE, related_name="query_texts")
     queryid = models.BigIntegerField()
+    # Secrets (passwords in utility statements) are masked before the text is stored, for everyone.
     text = models.TextField()
+    # The text with every literal replaced by "?" (what viewers see and search), or "" when the
+    # text holds no literal.
+    viewer_text = models.TextField(blank=True, default="")
     fingerprint = models.CharField(max_length=40, blank=True, default="")
-    # Statements the dashboard itself sends while collecting (recognised by their marker comment).
-    is_own = models.BooleanField(default=False)
     first_seen_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -28,6 +30,13 @@ class QueryText(models.Model):
 
     def __str__(self) -> str:
         return f"{self.queryid}: {self.text[:60]}"
+
+    @property
+    def has_hidden_literals(self) -> bool:
+        return bool(self.viewer_text)
+
+    def text_for(self, hide_literals: bool) -> str:
+        return self.viewer_text if hide_literals and self.viewer_text else self.text
 
 
 class Statement(models.Model):
@@ -41,6 +50,9 @@ class Statement(models.Model):
     dbid = models.BigIntegerField()
     datname = models.CharField(max_length=128, blank=True, default="")
     toplevel = models.BooleanField(default=True)
+    # The dashboard's own traffic: its marker first and run by the role it connects as
+    # (introspection.statements.is_own_statement). Hidden from the pages; does not end a quiet streak.
+    is_own = models.BooleanField(default=False)
     first_seen_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -88,9 +100,17 @@ class CollectorStatus(models.TextChoices):
     OK = "ok", "Collected"
     BASELINE = "baseline", "Baseline taken"
     IDLE = "idle", "Skipped: compute idle"
-    QUIET = "quiet", "Nothing ran but the dashboard: backing off"
+    QUIET = "quiet", "Nothing ran but the dashboard"
     UNAVAILABLE = "unavailable", "pg_stat_statements unavailable"
     ERROR = "error", "Failed"
+
+
+class DueReason(models.TextChoices):
+    """Why the next snapshot is due when it is (shown on Queries)."""
+
+    INTERVAL = "interval", "the normal interval"
+    BACKOFF = "backoff", "backing off so the compute may suspend"
+    IDLE = "idle", "the compute is idle"
 
 
 class CollectorState(models.Model):
@@ -102,6 +122,9 @@ class CollectorState(models.Model):
     status = models.CharField(max_length=16, choices=CollectorStatus.choices, default=CollectorStatus.NEVER)
     message = models.TextField(blank=True, default="")
     next_due_at = models.DateTimeField(default=timezone.now)
+    due_reason = models.CharField(max_length=16, choices=DueReason.choices, default=DueReason.INTERVAL)
+    # Set while a worker collects (scheduled or "Collect now"), so two snapshots never overlap.
+    leased_until = models.DateTimeField(null=True, blank=True)
     last_attempt_at = models.DateTimeField(null=True, blank=True)
     last_snapshot_at = models.DateTimeField(null=True, blank=True)
     # Consecutive snapshots in which only the dashboard's own statements moved (drives the backoff).

@@ -45,7 +45,7 @@ class Filters:
 def samples_in(project, window: Window, filters: Filters | None = None):
     """The project's samples in the window, without the dashboard's own statements."""
     qs = StatsSample.objects.filter(
-        project=project, taken_at__gt=window.start, taken_at__lte=window.end, statement__query__is_own=False
+        project=project, taken_at__gt=window.start, taken_at__lte=window.end, statement__is_own=False
     )
     if filters is not None:
         if filters.role:
@@ -73,10 +73,11 @@ WITH per_entry AS (
   WHERE project_id = %(project)s AND taken_at > %(start)s AND taken_at <= %(end)s
   GROUP BY statement_id
 ), visible AS (
-  SELECT st.query_id, st.queryid, st.role_name, st.datname, q.text, e.calls, e.total_ms, e.rows, e.blks_read,
+  SELECT st.query_id, st.queryid, st.role_name, st.datname,
+         CASE WHEN %(hide_literals)s AND q.viewer_text <> '' THEN q.viewer_text ELSE q.text END AS text, e.calls, e.total_ms, e.rows, e.blks_read,
          e.blks_hit, sum(e.total_ms) OVER () AS window_total_ms
   FROM per_entry e JOIN {statements} st ON st.id = e.statement_id JOIN {texts} q ON q.id = st.query_id
-  WHERE NOT q.is_own
+  WHERE NOT st.is_own
 ), per_query AS (
   SELECT query_id, queryid, min(text) AS text, sum(calls) AS calls, sum(total_ms) AS total_ms, sum(rows) AS rows,
          sum(blks_read) AS blks_read, sum(blks_hit) AS blks_hit, max(window_total_ms) AS window_total_ms
@@ -146,9 +147,20 @@ class TopPage:
 
 
 def top_statements(
-    project, window: Window, filters: Filters, sort: str, page: int = 1, per_page: int = 50
+    project,
+    window: Window,
+    filters: Filters,
+    sort: str,
+    page: int = 1,
+    per_page: int = 50,
+    *,
+    hide_literals: bool = False,
 ) -> TopPage:
-    """One page of query ids ordered by the chosen measure, with share of the window's total time."""
+    """One page of query ids ordered by the chosen measure, with share of the window's total time.
+
+    With `hide_literals` (viewers) texts are shown, and the text filter searches them, with every
+    literal replaced by "?", as on the activity page.
+    """
     order, _ = SORTS.get(sort, SORTS["total"])
     query = TOP_SQL.format(samples=SAMPLE_TABLE, statements=STATEMENT_TABLE, texts=TEXT_TABLE, order=order)
     params = {
@@ -158,6 +170,7 @@ def top_statements(
         "role": filters.role,
         "database": filters.database,
         "pattern": like_pattern(filters.text),
+        "hide_literals": hide_literals,
         "limit": per_page,
         "offset": (max(page, 1) - 1) * per_page,
     }
@@ -165,7 +178,7 @@ def top_statements(
         cursor.execute(query, params)
         rows = [dict(zip(TOP_COLUMNS, row, strict=True)) for row in cursor.fetchall()]
     if not rows and page > 1:  # past the last page (the data moved on): show the first
-        return top_statements(project, window, filters, sort, 1, per_page)
+        return top_statements(project, window, filters, sort, 1, per_page, hide_literals=hide_literals)
     for row in rows:
         row["text"] = one_line(row["text"])
         row["share"] = (row["total_ms"] / row["window_total_ms"] * 100) if row["window_total_ms"] else 0.0
@@ -179,8 +192,13 @@ def one_line(text: str, limit: int = 240) -> str:
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
-def pretty(text: str) -> str:
-    """The normalized text laid out readably (as is when it cannot be parsed, e.g. truncated)."""
+def pretty(text: str, max_chars: int) -> str:
+    """The normalized text laid out readably (as is when it cannot be parsed, e.g. truncated).
+
+    A text over `max_chars` is not parsed: its first `max_chars` characters are shown as they are.
+    """
+    if len(text) > max_chars:
+        return f"{text[:max_chars]}\n… ({len(text) - max_chars:,} more characters not shown)"
     try:
         return pglast.prettify(text)
     except Exception:  # noqa: BLE001 - pglast raises several types for texts it cannot print
@@ -188,7 +206,7 @@ def pretty(text: str) -> str:
 
 
 def filter_choices(project) -> dict:
-    statements = Statement.objects.filter(project=project, query__is_own=False)
+    statements = Statement.objects.filter(project=project, is_own=False)
     return {
         "roles": sorted(set(statements.values_list("role_name", flat=True))),
         "databases": sorted(set(statements.values_list("datname", flat=True))),
@@ -204,6 +222,34 @@ class Chart:
     height: int = 160
     bars: list[dict] = field(default_factory=list)
     peak: float = 0.0
+
+    @property
+    def peak_label(self) -> str:
+        return format_measure(self.peak, self.unit)
+
+
+BYTE_UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")
+
+
+def format_measure(value: float, unit: str) -> str:
+    """A measure as people read it: counts whole with thousands separators, times with a precision
+    that fits their size (seconds from 1,000 ms on), bytes in binary units."""
+    if unit == "ms":
+        if value >= 1000:
+            return f"{value / 1000:,.2f} s"
+        if value >= 100:
+            return f"{value:.0f} ms"
+        if value >= 10:
+            return f"{value:.1f} ms"
+        if value >= 1 or value == 0:
+            return f"{value:.2f} ms"
+        return f"{value:.3f} ms"
+    if unit == "bytes":
+        size, index = float(value), 0
+        while abs(size) >= 1024 and index < len(BYTE_UNITS) - 1:
+            size, index = size / 1024, index + 1
+        return f"{size:.0f} {BYTE_UNITS[index]}" if index == 0 else f"{size:.1f} {BYTE_UNITS[index]}"
+    return f"{round(value):,} {unit}"  # counts (calls, rows, blocks)
 
 
 def per_role(project, query_text: QueryText, window: Window) -> list[dict]:
@@ -270,7 +316,7 @@ def chart(title: str, unit: str, history: list[dict], key: str, window: Window) 
                 "y": round(result.height - h, 1),
                 "w": round(bar_width, 1),
                 "h": round(h, 1),
-                "label": f"{start:%Y-%m-%d %H:%M} UTC: {value:,.2f} {unit}",
+                "label": f"{start:%Y-%m-%d %H:%M} UTC: {format_measure(value, unit)}",
             }
         )
     return result

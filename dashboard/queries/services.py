@@ -10,14 +10,18 @@ from dashboard.targets.connect import TargetError
 EXPLAIN_MODES = ("plain", "generic", "analyze")
 MAX_PARAM_LENGTH = 10_000
 IDLE_MESSAGE = "Neon reports the compute idle; EXPLAIN would wake it. Wake the compute first."
+# A plan (or a parse error) would show the literals viewers do not see.
+HIDDEN_LITERALS_MESSAGE = "This text holds literals that are hidden from viewers; an engineer can explain it."
 
 
 def explain_for_page(
-    project, query_text: QueryText, mode: str, form, *, compute_idle: bool
+    project, query_text: QueryText, mode: str, form, *, compute_idle: bool, hide_literals: bool = False
 ) -> tuple[str, str]:
     """(plan, "") or ("", the message saying why there is no plan); `form` holds param1..paramN."""
+    if hide_literals and query_text.has_hidden_literals:
+        return "", HIDDEN_LITERALS_MESSAGE
     try:
-        info = inspect_statement(query_text.text)
+        info = inspect_statement(query_text.text, settings.QUERIES_PARSE_MAX_CHARS)
         params = [] if mode == "generic" else explain_params(form, info.param_count)
         if compute_idle:
             return "", IDLE_MESSAGE
@@ -41,7 +45,9 @@ def run_explain(project, query_text: QueryText, *, mode: str, params: list[str])
         if mode == "analyze"
         else settings.TARGET_STATEMENT_TIMEOUT_MS
     )
-    with open_target(project, interactive=True) as target:  # a person waits for the plan
+    # A person waits for the plan. ANALYZE runs the statement: on the direct connection, never through
+    # a pooler (whose transaction mode could hand the session to another client mid-statement).
+    with open_target(project, interactive=True, direct=mode == "analyze") as target:
         if mode == "generic" and target.conn.info.server_version < 160000:
             raise ExplainRefused("Generic plans need Postgres 16 or later; enter parameter values instead.")
         return explain(

@@ -3,20 +3,24 @@
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db import transaction
 from django.http import Http404
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.http import urlencode
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from dashboard.common import audit
 from dashboard.common.access import get_project_for_user, require_role
-from dashboard.common.htmx import render_page, wants_partial
+from dashboard.common.htmx import render_page, task_partial, wants_partial
 from dashboard.introspection.explain import ExplainRefused, analyze_refusal, inspect_statement
-from dashboard.models import CollectorState, Outcome, QueryText, Role
+from dashboard.models import CollectorState, Outcome, QueryText, Role, TaskRun
 from dashboard.neon.state import compute_is_idle
 from dashboard.queries import reports, services
+from dashboard.queries.tasks import COLLECT_NOW_KIND, collect_now
+from dashboard.taskruns import lifecycle
 
 MAX_TEXT_FILTER = 200
 
@@ -75,18 +79,74 @@ def _query_prefix(params) -> str:
     return urlencode(keep)
 
 
+IDLE_COLLECT_MESSAGE = (
+    "Neon reports the compute idle; a snapshot would wake it. Wake the compute first, then collect."
+)
+# A finished "Collect now" stays on the page this long (its outcome, or why it failed).
+RECENT_RUN = timedelta(minutes=10)
+
+
+def _collector_context(request, project, membership, **extra) -> dict:
+    run = TaskRun.objects.filter(
+        project=project, kind=COLLECT_NOW_KIND, created_at__gte=timezone.now() - RECENT_RUN
+    ).first()
+    return {
+        "project": project,
+        "membership": membership,
+        "collector": CollectorState.objects.filter(project=project).defer("baseline", "totals").first(),
+        "interval_seconds": settings.QUERIES_COLLECT_INTERVAL_SECONDS,
+        "now": timezone.now(),
+        "can_collect": membership.has_role(Role.ENGINEER),
+        "run": run,
+        "query_prefix": _query_prefix(request.GET),
+        **extra,
+    }
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def queries_collect(request, slug):
+    """GET: the collector status partial (polled while a snapshot runs). POST: "Collect now" (engineer)."""
+    if request.method == "GET":
+        project, membership = get_project_for_user(request, slug)
+        context = _collector_context(request, project, membership)
+        return task_partial(request, "queries/_collector_status.html", context, context["run"])
+    project, membership = get_project_for_user(request, slug, Role.ENGINEER, action=COLLECT_NOW_KIND)
+    if compute_is_idle(project):  # only the wake button wakes a compute, never a snapshot
+        audit.record(request.user, COLLECT_NOW_KIND, project=project, outcome=Outcome.FAILURE,
+                     error="compute idle")  # fmt: skip
+        context = _collector_context(request, project, membership, refusal=IDLE_COLLECT_MESSAGE)
+        if wants_partial(request):  # htmx does not swap 4xx responses: the partial carries the refusal
+            return render(request, "queries/_collector_status.html", context)
+        return render(request, "queries/list.html", {**_list_context(request, project, membership), **context},
+                      status=409)  # fmt: skip
+    with transaction.atomic():
+        run = lifecycle.enqueue(collect_now, COLLECT_NOW_KIND, project=project, user=request.user)
+        audit.record(request.user, COLLECT_NOW_KIND, project=project, obj=run)
+    if wants_partial(request):
+        return render(
+            request, "queries/_collector_status.html", _collector_context(request, project, membership)
+        )
+    messages.info(request, "Taking a statement snapshot; the page shows it when it is ready.")
+    return redirect("queries_list", slug=project.slug)
+
+
 @login_required
 @require_GET
 def queries_list(request, slug):
     project, membership = get_project_for_user(request, slug)
+    context = _list_context(request, project, membership)
+    return render_page(request, "queries/list.html", "queries/_table.html", context)
+
+
+def _list_context(request, project, membership) -> dict:
     window, window_error = parse_window(request.GET, timezone.now())
     filters = _filters(request.GET)
     sort = request.GET.get("sort", "total") if request.GET.get("sort") in reports.SORTS else "total"
-    page = reports.top_statements(project, window, filters, sort, _page_number(request.GET.get("page")))
-    context = {
-        "project": project,
-        "membership": membership,
-        "collector": CollectorState.objects.filter(project=project).defer("baseline", "totals").first(),
+    page = reports.top_statements(project, window, filters, sort, _page_number(request.GET.get("page")),
+                                  hide_literals=hides_literals(membership))  # fmt: skip
+    return {
+        **_collector_context(request, project, membership),
         "window": window,
         "window_error": window_error,
         "windows": reports.WINDOW_LABELS,
@@ -96,10 +156,13 @@ def queries_list(request, slug):
         "sorts": {key: label for key, (_, label) in reports.SORTS.items()},
         "page": page,
         "rows": page.rows,
-        "query_prefix": _query_prefix(request.GET),
         **reports.filter_choices(project),
     }
-    return render_page(request, "queries/list.html", "queries/_table.html", context)
+
+
+def hides_literals(membership) -> bool:
+    """Viewers see statement texts without literals, as on the activity page (they may hold secrets)."""
+    return not membership.has_role(Role.ENGINEER)
 
 
 def _query_text(project, queryid: str) -> QueryText:
@@ -107,8 +170,10 @@ def _query_text(project, queryid: str) -> QueryText:
         number = int(queryid)
     except ValueError:
         raise Http404("No such statement") from None
-    text = QueryText.objects.filter(project=project, queryid=number, is_own=False).first()
-    if text is None:
+    text = QueryText.objects.filter(project=project, queryid=number).first()
+    # The dashboard's own statements are not shown (a text only they ran); user traffic with the
+    # same text id (comments do not change it) is.
+    if text is None or (text.statements.exists() and not text.statements.filter(is_own=False).exists()):
         raise Http404("No such statement")
     return text
 
@@ -123,8 +188,11 @@ def _server_version(project) -> int | None:
 def _detail_context(request, project, membership, query_text: QueryText) -> dict:
     window, window_error = parse_window(request.GET, timezone.now())
     history = reports.statement_history(project, query_text, window)
+    hide = hides_literals(membership)
     try:
-        info = inspect_statement(query_text.text)
+        if hide and query_text.has_hidden_literals:
+            raise ExplainRefused(services.HIDDEN_LITERALS_MESSAGE)
+        info = inspect_statement(query_text.text, settings.QUERIES_PARSE_MAX_CHARS)
         explain_error = ""
     except ExplainRefused as exc:
         info, explain_error = None, exc.message
@@ -133,7 +201,7 @@ def _detail_context(request, project, membership, query_text: QueryText) -> dict
         "project": project,
         "membership": membership,
         "query": query_text,
-        "pretty_text": reports.pretty(query_text.text),
+        "pretty_text": reports.pretty(query_text.text_for(hide), settings.QUERIES_PARSE_MAX_CHARS),
         "window": window,
         "window_error": window_error,
         "windows": reports.WINDOW_LABELS,
@@ -178,9 +246,8 @@ def query_explain(request, slug, queryid):
     # Any EXPLAIN connects, which would wake a suspended Neon compute: instead show the idle
     # notice, whose audited "Wake compute" button (engineers and admins) is the way to wake it.
     compute_idle = compute_is_idle(project)
-    plan, error = services.explain_for_page(
-        project, query_text, mode, request.POST, compute_idle=compute_idle
-    )
+    plan, error = services.explain_for_page(project, query_text, mode, request.POST, compute_idle=compute_idle,
+                                            hide_literals=hides_literals(membership))  # fmt: skip
     if mode == "analyze":
         audit.record(request.user, "query.explain_analyze", project=project, obj=query_text,
                      outcome=Outcome.FAILURE if error else Outcome.SUCCESS, queryid=query_text.queryid,

@@ -2,15 +2,18 @@
 
 A snapshot keeps the whole catalog of one branch at one time. The relations are
 stored one row each (SchemaRelation) with the columns the overview page filters,
-sorts and pages on, and the full detail as JSON, so the overview with thousands of
-tables is a plain SQL page query and a table page reads a single row.
+sorts and pages on and the relation's statistics, so the overview with thousands of
+tables is a plain SQL page query and a table page reads a single row. A relation's
+structure (columns, constraints, indexes, ...) is stored once by the hash of its JSON
+(SchemaRelationStructure): a new version of a schema where one table was added
+stores one new structure, and its other relations refer to the structures already stored.
 """
 
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-__all__ = ["SchemaSnapshot", "SchemaRelation", "SnapshotSource"]
+__all__ = ["SchemaSnapshot", "SchemaRelation", "SchemaRelationStructure", "SnapshotSource"]
 
 
 class SnapshotSource(models.TextChoices):
@@ -58,8 +61,23 @@ class SchemaSnapshot(models.Model):
         return f"v{self.version}{where} · {self.taken_at:%Y-%m-%d %H:%M} UTC"
 
 
+class SchemaRelationStructure(models.Model):
+    """A relation's structure without statistics, as JSON, stored once whatever the number of versions using it.
+
+    Content-addressed: `hash` is the SHA-256 of the canonical JSON text (see
+    dashboard.introspection.model.canonical_json), so equal structures share one row.
+    Structures no relation refers to any more are deleted by the schema cleanup job.
+    """
+
+    hash = models.CharField(max_length=64, primary_key=True)
+    structure = models.JSONField()
+
+    def __str__(self) -> str:
+        return self.hash[:12]
+
+
 class SchemaRelation(models.Model):
-    """One relation of a snapshot: index columns for the overview, full detail as JSON."""
+    """One relation of a snapshot: index columns for the overview, statistics here, structure shared."""
 
     snapshot = models.ForeignKey(SchemaSnapshot, on_delete=models.CASCADE, related_name="relations")
     schema = models.TextField()
@@ -75,10 +93,10 @@ class SchemaRelation(models.Model):
     constraint_count = models.PositiveIntegerField(default=0)
     fk_count = models.PositiveIntegerField(default=0)
     incoming_fk_count = models.PositiveIntegerField(default=0)
-    # Hash of the relation's structure: a diff loads only relations whose hashes differ.
-    structure_hash = models.CharField(max_length=64, default="")
-    # The Relation dataclass as a dict, plus "findings": the advisor findings about this relation.
-    detail = models.JSONField(default=dict)
+    # The relation's structure (shared between versions): a diff loads only relations whose structures differ.
+    structure = models.ForeignKey(SchemaRelationStructure, on_delete=models.PROTECT, related_name="+")
+    # Statistics of this capture (see relation_statistics()) and "findings": the advisor findings about it.
+    stats = models.JSONField(default=dict)
 
     class Meta:
         constraints = [

@@ -6,6 +6,7 @@ capture of an unchanged schema refreshes the latest snapshot's statistics and
 time in place, so periodic captures do not flood the history.
 """
 
+import hashlib
 import json
 import time
 
@@ -19,16 +20,18 @@ from dashboard.connections import open_target
 from dashboard.introspection.diff import CatalogDiff, diff_catalogs
 from dashboard.introspection.model import (
     Catalog,
-    relation_fingerprint,
+    canonical_json,
+    join_relation,
+    objects_to_dict,
     relation_from_dict,
+    relation_statistics,
+    relation_structure,
     relation_to_dict,
     structure_fingerprint,
 )
 from dashboard.introspection.schema import read_catalog
 from dashboard.models import Project, SchemaRelation, SchemaSnapshot, SnapshotSource
 from migrations_app.history import store as history_store
-
-NON_RELATION_KEYS = ("schemas", "sequences", "enums", "domains", "composites", "functions", "extensions")
 
 
 def branch_key(branch) -> tuple[str, str]:
@@ -82,45 +85,74 @@ def _counts(catalog: Catalog) -> dict:
     }
 
 
-def _relation_rows(snapshot: SchemaSnapshot, catalog: Catalog, findings: list[dict]) -> list[SchemaRelation]:
+# The columns of a relation row, in the order _relation_records() gives them (COPY writes them as is).
+RELATION_COLUMNS = ("snapshot_id", "schema", "name", "kind", "is_partition", "parent_schema", "parent_name",
+                    "row_estimate", "total_bytes", "column_count", "index_count", "constraint_count", "fk_count",
+                    "incoming_fk_count", "structure_id", "stats")  # fmt: skip
+# Storing takes it shared, the cleanup of unused structures exclusively: a structure a capture
+# found stored cannot be deleted before the capture's rows refer to it.
+STRUCTURES_LOCK = 0x5C4E_0A57
+
+
+def _relation_records(catalog: Catalog, findings: list[dict]) -> tuple[list[tuple], dict[str, str]]:
+    """(rows for RELATION_COLUMNS without the snapshot id, {hash: structure JSON text}) of the catalog.
+
+    Rows come in catalog order; each row's structure hash is its second to last value.
+    """
     by_relation: dict[tuple, list[dict]] = {}
     for f in findings:
         by_relation.setdefault((f["schema"], f["table"]), []).append(f)
-    return [
-        SchemaRelation(
-            snapshot=snapshot,
-            schema=r.schema,
-            name=r.name,
-            kind=r.kind,
-            is_partition=r.is_partition,
-            parent_schema=r.parent_schema,
-            parent_name=r.parent_name,
-            row_estimate=r.row_estimate,
-            total_bytes=r.total_bytes,
-            column_count=len(r.columns),
-            index_count=len(r.indexes),
-            constraint_count=len(r.constraints),
-            fk_count=len(r.foreign_keys),
-            incoming_fk_count=len(r.incoming),
-            structure_hash=relation_fingerprint(r),
-            detail=relation_to_dict(r) | {"findings": by_relation.get((r.schema, r.name), [])},
-        )  # fmt: skip
-        for r in catalog.relations
-    ]
+    rows, texts = [], {}
+    for r in catalog.relations:
+        data = relation_to_dict(r)
+        text = canonical_json(relation_structure(data))
+        digest = hashlib.sha256(text.encode()).hexdigest()
+        texts[digest] = text
+        stats = relation_statistics(data)
+        if relation_findings := by_relation.get((r.schema, r.name)):
+            stats["findings"] = relation_findings
+        rows.append((
+            r.schema, r.name, r.kind, r.is_partition, r.parent_schema, r.parent_name, r.row_estimate,
+            r.total_bytes, len(r.columns), len(r.indexes), len(r.constraints), len(r.foreign_keys),
+            len(r.incoming), digest, json.dumps(stats),
+        ))  # fmt: skip
+    return rows, texts
+
+
+def _store_relations(snapshot: SchemaSnapshot, rows: list[tuple], texts: dict[str, str]) -> None:
+    """Store the structures not stored yet, then the snapshot's relation rows, with COPY (no per-row SQL)."""
+    with connection.cursor() as cur:
+        cur.execute("SELECT pg_advisory_xact_lock_shared(%s)", [STRUCTURES_LOCK])
+        cur.execute("SELECT hash FROM dashboard_schemarelationstructure WHERE hash = ANY(%s)", [list(texts)])
+        missing = texts.keys() - {h for (h,) in cur.fetchall()}
+        if missing:
+            # Through a temporary table: another project's capture may store the same structure meanwhile.
+            cur.execute("CREATE TEMPORARY TABLE new_structures (hash text, structure jsonb) ON COMMIT DROP")
+            with cur.cursor.copy("COPY new_structures (hash, structure) FROM STDIN") as copy:
+                for digest in missing:
+                    copy.write_row((digest, texts[digest]))
+            cur.execute("INSERT INTO dashboard_schemarelationstructure (hash, structure) "
+                        "SELECT hash, structure FROM new_structures ON CONFLICT (hash) DO NOTHING")  # fmt: skip
+            cur.execute("DROP TABLE new_structures")
+        columns = ", ".join(RELATION_COLUMNS)
+        with cur.cursor.copy(f"COPY dashboard_schemarelation ({columns}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row((snapshot.pk, *row))
 
 
 @transaction.atomic
 def store_catalog(project, catalog: Catalog, *, branch_id="", branch_name="", source=SnapshotSource.MANUAL,
                   user=None, capture_ms=0) -> SchemaSnapshot:  # fmt: skip
-    fingerprint = structure_fingerprint(catalog)
-    data = catalog.to_dict()
+    findings = [f.to_dict() for f in run_rules(catalog)]
+    rows, texts = _relation_records(catalog, findings)
+    fingerprint = structure_fingerprint(catalog, [texts[row[-2]] for row in rows])
     fields = {
         "taken_at": timezone.now(),
         "server_version": catalog.server_version,
         "capture_ms": capture_ms,
-        "data": {key: data[key] for key in NON_RELATION_KEYS} | {"database": catalog.database,
-                                                                  "server_version_num": catalog.server_version_num},
-        "findings": [f.to_dict() for f in run_rules(catalog)],
+        "data": objects_to_dict(catalog) | {"database": catalog.database,
+                                            "server_version_num": catalog.server_version_num},
+        "findings": findings,
         "counts": _counts(catalog),
     }  # fmt: skip
     # Lock the project row so two captures cannot take the same version number.
@@ -138,7 +170,7 @@ def store_catalog(project, catalog: Catalog, *, branch_id="", branch_name="", so
             created_by=user if getattr(user, "is_authenticated", False) else None,
             structure_hash=fingerprint, first_taken_at=fields["taken_at"], **fields,
         )  # fmt: skip
-    SchemaRelation.objects.bulk_create(_relation_rows(snapshot, catalog, fields["findings"]), batch_size=1000)
+    _store_relations(snapshot, rows, texts)
     return snapshot
 
 
@@ -151,19 +183,25 @@ def latest_snapshot(project: Project, branch_id: str = "") -> SchemaSnapshot | N
     )
 
 
-def diff_snapshots(old: SchemaSnapshot, new: SchemaSnapshot) -> CatalogDiff:
-    """The diff of two stored snapshots, loading only relations whose structure hashes differ.
+def diff_snapshots(old: SchemaSnapshot, new: SchemaSnapshot, limit: int | None = None) -> CatalogDiff:
+    """The diff of two stored snapshots, loading only relations whose structures differ.
 
-    Relations with equal hashes cannot differ, so leaving them out gives the same result as
-    diffing the full catalogs, without decoding thousands of unchanged relations.
+    Relations sharing a structure cannot differ, so leaving them out gives the same result as
+    diffing the full catalogs, without decoding thousands of unchanged relations. With `limit`,
+    at most that many changed objects are listed (diff.more counts the others), and at most
+    about that many relations of each snapshot are decoded, however far apart the versions are.
     """
-    hashes = [
-        dict(((s, n), h) for s, n, h in snap.relations.values_list("schema", "name", "structure_hash"))
+    structures = [
+        dict(((s, n), h) for s, n, h in snap.relations.values_list("schema", "name", "structure_id"))
         for snap in (old, new)
     ]
-    changed = {key for key in hashes[0].keys() | hashes[1].keys() if hashes[0].get(key) != hashes[1].get(key)}
-    catalogs = [load_catalog(snap, only=changed) for snap in (old, new)]
-    return diff_catalogs(*catalogs)
+    changed = sorted(key for key in structures[0].keys() | structures[1].keys()
+                     if structures[0].get(key) != structures[1].get(key))  # fmt: skip
+    shown = changed if limit is None else changed[:limit]
+    catalogs = [load_catalog(snap, only=set(shown)) for snap in (old, new)]
+    diff = diff_catalogs(*catalogs, limit=limit)
+    diff.more += len(changed) - len(shown)
+    return diff
 
 
 def load_catalog(snapshot: SchemaSnapshot, only: set[tuple[str, str]] | None = None) -> Catalog:
@@ -174,19 +212,30 @@ def load_catalog(snapshot: SchemaSnapshot, only: set[tuple[str, str]] | None = N
     catalog = Catalog.from_dict({**data, "relations": []})
     rows = SchemaRelation.objects.filter(snapshot=snapshot).order_by("schema", "name")
     if only is not None:
-        wanted = {key for key in only}
-        ids = [pk for pk, s, n in rows.values_list("pk", "schema", "name") if (s, n) in wanted]
+        ids = [pk for pk, s, n in rows.values_list("pk", "schema", "name") if (s, n) in only]
         rows = rows.filter(pk__in=ids)
-    details = rows.values_list("detail", flat=True)
-    catalog.relations = [relation_from_dict(d) for d in details.iterator(chunk_size=1000)]
+    parts = rows.values_list("structure__structure", "stats")
+    catalog.relations = [relation_from_dict(_detail(*part)) for part in parts.iterator(chunk_size=1000)]
     return catalog
+
+
+def _detail(structure, stats) -> dict:
+    """A relation's detail as the pages use it: structure, statistics and "findings" in one dict."""
+    if isinstance(structure, str):
+        structure = json.loads(structure)
+    if isinstance(stats, str):
+        stats = json.loads(stats)
+    stats = dict(stats)
+    findings = stats.pop("findings", [])
+    return join_relation(structure, stats) | {"findings": findings}
 
 
 # One indexed lookup for the table page (the ORM's compile time for the equivalent queryset was
 # most of the page's own cost in perf/schema_bench). Static SQL; names travel as parameters.
 LATEST_RELATION_SQL = """
-SELECT r.detail, s.id, s.version, s.taken_at, s.server_version
+SELECT t.structure, r.stats, s.id, s.version, s.taken_at, s.server_version
 FROM dashboard_schemarelation r JOIN dashboard_schemasnapshot s ON s.id = r.snapshot_id
+JOIN dashboard_schemarelationstructure t ON t.hash = r.structure_id
 WHERE r.snapshot_id = (SELECT id FROM dashboard_schemasnapshot
                        WHERE project_id = %s AND branch_id = %s ORDER BY version DESC LIMIT 1)
   AND r.schema = %s AND r.name = %s
@@ -202,13 +251,26 @@ def latest_relation(
         row = cur.fetchone()
     if row is None:
         return None
-    detail, snapshot_id, version, taken_at, server_version = row
-    if isinstance(detail, str):
-        detail = json.loads(detail)
+    structure, stats, snapshot_id, version, taken_at, server_version = row
     snapshot = SchemaSnapshot(pk=snapshot_id, project=project, version=version, taken_at=taken_at,
                               server_version=server_version)  # fmt: skip
-    return detail, snapshot
+    return _detail(structure, stats), snapshot
 
 
 def snapshot_findings(snapshot) -> list[dict]:
     return SchemaSnapshot.objects.filter(pk=snapshot.pk).values_list("findings", flat=True).first() or []
+
+
+UNUSED_STRUCTURES_SQL = """
+DELETE FROM dashboard_schemarelationstructure t
+WHERE NOT EXISTS (SELECT 1 FROM dashboard_schemarelation r WHERE r.structure_id = t.hash)
+"""
+
+
+@transaction.atomic
+def delete_unused_structures() -> int:
+    """Delete relation structures no snapshot refers to any more (after snapshots were deleted)."""
+    with connection.cursor() as cur:
+        cur.execute("SELECT pg_advisory_xact_lock(%s)", [STRUCTURES_LOCK])
+        cur.execute(UNUSED_STRUCTURES_SQL)
+        return cur.rowcount

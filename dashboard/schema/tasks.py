@@ -10,6 +10,7 @@ from django.utils import timezone
 from dashboard.common import audit
 from dashboard.models import Outcome, Project, SchemaSnapshot, SnapshotSource, TaskRun, TaskStatus
 from dashboard.neon.state import branches_for, compute_is_idle
+from dashboard.schema.retention import delete_expired_snapshots
 from dashboard.schema.snapshots import branch_key, capture_snapshot
 from dashboard.targets.connect import TargetError
 from dashboard.taskruns import lifecycle
@@ -116,6 +117,11 @@ def schedule_periodic_snapshots() -> int:
 @shared_task(name="schema.periodic_snapshots", soft_time_limit=60, time_limit=90)
 def periodic_schema_snapshots() -> int:
     return schedule_periodic_snapshots()
+
+
+@shared_task(name="schema.cleanup_snapshots", soft_time_limit=300, time_limit=360)
+def cleanup_schema_snapshots() -> dict:
+    return delete_expired_snapshots()
 
 
 BRANCH_COMPARE_KIND = "schema_branch_compare"

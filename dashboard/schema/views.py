@@ -404,7 +404,7 @@ def schema_diff(request, slug):
 
 
 def _diff_with_links(project, old, new):
-    diff = diff_snapshots(old, new)
+    diff = diff_snapshots(old, new, limit=settings.SCHEMA_DIFF_MAX_OBJECTS)
     for obj in diff.objects:
         # Link to the newer snapshot's branch, where the changed object lives.
         obj.url = table_url(project.slug, obj.schema, obj.name, new.branch_name) if obj.status != "removed" and obj.kind in (

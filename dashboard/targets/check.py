@@ -7,8 +7,8 @@ import psycopg
 
 from .connect import Connected, TargetError, TargetSettings, connect, explain_query_error, read_only
 
-CHECK_SQL = """/* neon-ops-dashboard check */
-SELECT current_setting('server_version_num')::int,
+CHECK_SQL = """SELECT /* neon-ops-dashboard check */
+       current_setting('server_version_num')::int,
        current_setting('server_version'),
        pg_database_size(current_database()),
        EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_stat_statements'),
@@ -38,7 +38,7 @@ def _pg_stat_statements_readable(cur: psycopg.Cursor) -> bool:
     """Readable means the extension answers and shows other roles' query texts."""
     try:
         with cur.connection.transaction():
-            cur.execute("/* neon-ops-dashboard check */ SELECT count(*) FROM pg_stat_statements LIMIT 1")
+            cur.execute("SELECT /* neon-ops-dashboard check */ count(*) FROM pg_stat_statements LIMIT 1")
             cur.fetchone()
         return True
     except psycopg.Error:
@@ -54,7 +54,7 @@ def check_connected(connected: Connected, cfg: TargetSettings) -> CheckResult:
     try:
         with connected.conn as conn:
             started = time.monotonic()
-            conn.execute("/* neon-ops-dashboard check */ SELECT 1").fetchone()
+            conn.execute("SELECT /* neon-ops-dashboard check */ 1").fetchone()
             round_trip = time.monotonic() - started
             try:
                 with read_only(conn, cfg) as cur:

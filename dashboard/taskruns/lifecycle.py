@@ -5,6 +5,11 @@ The worker claims the run with a conditional UPDATE, so a redelivered task does
 not run twice, keeps a heartbeat while working, and records the outcome. Runs
 whose worker died are found by their stale heartbeat and marked lost.
 An error nothing else handled ends the run failed through `execute`, never "running".
+A run whose task cannot be sent (the broker is down) is failed at once.
+
+A run kind that leaves state behind while it runs (a project shown "Checking")
+registers an `on_lost` hook, called when one of its runs ends without its task
+having finished it: marked lost by `reconcile_stale`, or failed because it could not be queued.
 """
 
 import logging
@@ -14,7 +19,9 @@ from datetime import timedelta
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
+from kombu.exceptions import OperationalError
 
 from dashboard.common import audit
 from dashboard.models import Outcome, Project, TaskRun, TaskStatus
@@ -22,8 +29,34 @@ from dashboard.models import Outcome, Project, TaskRun, TaskStatus
 log = logging.getLogger(__name__)
 
 TIME_LIMIT_MESSAGE = "The task took too long and was stopped."
+QUEUE_UNREACHABLE_MESSAGE = "The task queue is unreachable; the task will not run until it is back."
 # Areas whose lost runs need settling beyond "lost" register a callable here (run after each reconcile).
 RECONCILE_HOOKS: list[Callable[[], int]] = []
+
+_on_lost_hooks: dict[str, list[Callable[[TaskRun], None]]] = {}
+
+
+def on_lost(kind: str):
+    """Decorator: call `hook(run)` when a run of `kind` ends without its task finishing it.
+
+    That is, when reconcile_stale marks it lost or its task could not be queued; `run.error`
+    says which. Hooks undo state the run left behind; they run after the run's row is updated.
+    """
+
+    def register(hook: Callable[[TaskRun], None]) -> Callable[[TaskRun], None]:
+        _on_lost_hooks.setdefault(kind, []).append(hook)
+        return hook
+
+    return register
+
+
+def _run_on_lost_hooks(run: TaskRun) -> None:
+    for hook in _on_lost_hooks.get(run.kind, ()):
+        try:
+            with transaction.atomic():
+                hook(run)
+        except Exception as exc:  # one failing hook must not stop the reconciler for other runs
+            log.error("on_lost hook %s for run %s failed: %s", hook.__name__, run.pk, type(exc).__name__)
 
 
 def enqueue(
@@ -32,14 +65,28 @@ def enqueue(
     """Create the run and send the task once the surrounding transaction commits.
 
     `options` go to apply_async (e.g. soft_time_limit and time_limit that follow a
-    benchmark's requested duration).
+    benchmark's requested duration). If the broker cannot be reached the run is failed at once (QUEUE_UNREACHABLE_MESSAGE) and
+    its on_lost hooks run; callers check `queue_failed(run)` after the transaction to say so.
     """
     run = TaskRun.objects.create(kind=kind, project=project, created_by=user, params=params or {})
-    if options:
-        task.apply_async_on_commit(args=(str(run.pk),), **options)
-    else:
-        task.delay_on_commit(str(run.pk))
+    transaction.on_commit(lambda: _send(task, run, options or {}))
     return run
+
+
+def _send(task, run: TaskRun, options: dict) -> None:
+    try:
+        task.apply_async(args=[str(run.pk)], **options)
+    except (OperationalError, OSError) as exc:
+        log.error("Could not queue task run %s (%s): %s", run.pk, run.kind, type(exc).__name__)
+        if _finish_if(
+            run, TaskStatus.QUEUED, TaskStatus.FAILED, error=QUEUE_UNREACHABLE_MESSAGE, progress="Failed"
+        ):
+            _run_on_lost_hooks(run)
+
+
+def queue_failed(run: TaskRun) -> bool:
+    """True when the run's task could not be sent to the queue (after the enqueueing transaction)."""
+    return run.status == TaskStatus.FAILED and run.error == QUEUE_UNREACHABLE_MESSAGE
 
 
 def claim(run_id: str) -> TaskRun | None:
@@ -74,6 +121,16 @@ def _finish(run: TaskRun, status: str, **fields) -> None:
     TaskRun.objects.filter(pk=run.pk).update(**fields)
     for key, value in fields.items():
         setattr(run, key, value)
+
+
+def _finish_if(run: TaskRun, current: str, status: str, **fields) -> bool:
+    """Finish the run only if it is still in `current` (a worker may have taken it meanwhile)."""
+    fields.update(status=status, finished_at=timezone.now())
+    if not TaskRun.objects.filter(pk=run.pk, status=current).update(**fields):
+        return False
+    for key, value in fields.items():
+        setattr(run, key, value)
+    return True
 
 
 def execute(
@@ -122,16 +179,35 @@ def reconcile_stale() -> int:
     """Mark runs lost whose worker stopped sending heartbeats, or that no worker picked up for long.
 
     Queued runs get a longer threshold: they may wait behind long tasks, and marking a queued
-    action lost means it will never happen.
+    action lost means it will never happen. Each lost run's on_lost hooks then undo its state.
     """
     now = timezone.now()
     running_cutoff = now - timedelta(seconds=settings.TASK_STALE_AFTER_SECONDS)
     queued_cutoff = now - timedelta(seconds=settings.TASK_QUEUED_STALE_AFTER_SECONDS)
-    lost = {"status": TaskStatus.LOST, "finished_at": now, "progress": "Lost"}
-    stopped = TaskRun.objects.filter(status=TaskStatus.RUNNING, heartbeat_at__lt=running_cutoff).update(
-        error="The worker stopped reporting progress; the task was marked lost.", **lost
-    )
-    never_started = TaskRun.objects.filter(status=TaskStatus.QUEUED, created_at__lt=queued_cutoff).update(
-        error="No worker picked the task up in time; the task was marked lost.", **lost
-    )
-    return stopped + never_started + sum(hook() for hook in RECONCILE_HOOKS)
+    lost = [
+        *_mark_lost(
+            TaskRun.objects.filter(status=TaskStatus.RUNNING, heartbeat_at__lt=running_cutoff),
+            "The worker stopped reporting progress; the task was marked lost.",
+            now,
+        ),
+        *_mark_lost(
+            TaskRun.objects.filter(status=TaskStatus.QUEUED, created_at__lt=queued_cutoff),
+            "No worker picked the task up in time; the task was marked lost.",
+            now,
+        ),
+    ]
+    for run in lost:
+        _run_on_lost_hooks(run)
+    return len(lost) + sum(hook() for hook in RECONCILE_HOOKS)
+
+
+def _mark_lost(candidates, error: str, now) -> list[TaskRun]:
+    """Mark the candidate runs lost; returns exactly the runs this call marked (rows locked meanwhile)."""
+    with transaction.atomic():
+        runs = list(candidates.select_for_update(skip_locked=True))
+        TaskRun.objects.filter(pk__in=[run.pk for run in runs]).update(
+            status=TaskStatus.LOST, finished_at=now, progress="Lost", error=error
+        )
+    for run in runs:
+        run.status, run.finished_at, run.progress, run.error = TaskStatus.LOST, now, "Lost", error
+    return runs

@@ -4,6 +4,7 @@ from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
+from django.db.models import Q
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -45,18 +46,34 @@ def _lock_team(team: Team, member: Membership) -> None:
     member.refresh_from_db(fields=["role"])
 
 
+def addable_users(admin):
+    """Users an admin may add by name: active users who share a team with them or have no team yet.
+
+    Members of other teams only are left out, so the add form cannot be used to learn
+    which user names exist on the installation (operators add them: manage.py add_member).
+    """
+    shared = Membership.objects.filter(team__memberships__user=admin).values("user_id")
+    return (
+        get_user_model().objects.filter(is_active=True).filter(Q(pk__in=shared) | Q(memberships__isnull=True))
+    )
+
+
 @login_required
 @require_POST
 def member_add(request, slug):
     team, _ = get_team_for_user(request, slug, Role.ADMIN, action="member.add")
     username = request.POST.get("username", "").strip()
     role = request.POST.get("role", "")
-    user = get_user_model().objects.filter(username=username).first()
+    user = addable_users(request.user).filter(username=username).first()
     if role not in Role.values:
         messages.error(request, "Choose a role: viewer, engineer or admin.")
     elif user is None:
+        # The same answer whether nobody has the name or a member of another team has it.
+        audit.record(request.user, "member.add", team=team, outcome=Outcome.DENIED, username=username[:150])
         messages.error(
-            request, f"No user named {username!r}. Operators create users with manage.py add_member."
+            request,
+            f"{username!r} cannot be added: no user by that name can be added to this team. "
+            "Operators add users with manage.py add_member.",
         )
     elif Membership.objects.filter(team=team, user=user).exists():
         messages.error(request, f"{username} is already a member; change their role below.")

@@ -53,7 +53,7 @@ Rehearse (`rehearse.py`)
     side_connect=...) on the branch's direct URL, then delete the branch.
 
 Every statement the engine sends itself starts with `/* neon-ops-dashboard migrations */`
-(`sqltext.MARK`); the migration's own SQL is sent exactly as written.
+(`sqltext.own`, see dashboard/targets/marker.py); the migration's own SQL is sent exactly as written.
 """
 
 from .apply import (

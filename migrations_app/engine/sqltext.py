@@ -1,14 +1,15 @@
 """Small text helpers shared by the engine: the own-statement marker, identifier quoting, shortening."""
 
 from dashboard.introspection.activity import redact_literals
+from dashboard.targets.marker import mark
 
-# Every statement the engine sends itself starts with this (the collector recognises its own traffic).
-MARK = "/* neon-ops-dashboard migrations */ "
+# Every statement the engine sends itself carries this marker (the collector recognises its own traffic).
+WHAT = "migrations"
 
 
 def own(statement: str) -> str:
     """The engine's own statement text, marked."""
-    return MARK + statement
+    return mark(statement, WHAT)
 
 
 def quote_ident(name: str) -> str:

@@ -91,7 +91,7 @@ from .model import (  # noqa: F401
     Unreadable,
 )
 from .problems import Finding, problems  # noqa: F401
-from .read import DEFAULT_LIMIT, MARK, read_history, read_history_from_url  # noqa: F401
+from .read import DEFAULT_LIMIT, read_history, read_history_from_url  # noqa: F401
 from .tools import LABELS  # noqa: F401
 
 TOOLS = tuple(LABELS)

@@ -10,6 +10,7 @@ import psycopg
 from psycopg import sql
 
 from dashboard.targets.connect import TargetSettings, connect, explain_query_error, read_only
+from dashboard.targets.marker import mark
 
 from .model import HistoryRead, ToolHistory, Unreadable
 from .tools import TABLE_NAMES, Found, ToolSpec, identify, sqitch_events
@@ -17,11 +18,11 @@ from .tools import TABLE_NAMES, Found, ToolSpec, identify, sqitch_events
 DEFAULT_LIMIT = 500
 MAX_LIMIT = 10_000
 
-# The statement collector recognises the dashboard's own statements by this comment.
-MARK = "/* neon-ops-dashboard migration-history */ "
+# The statement collector recognises the dashboard's own statements by this marker (targets/marker.py).
+WHAT = "migration-history"
 
-CATALOG_SQL = r"""/* neon-ops-dashboard migration-history */
-SELECT now_.t, found.nspname, found.relname, found.columns, found.types
+CATALOG_SQL = r"""SELECT /* neon-ops-dashboard migration-history */
+       now_.t, found.nspname, found.relname, found.columns, found.types
 FROM (SELECT clock_timestamp()) AS now_(t)
 LEFT JOIN (
   SELECT n.nspname::text AS nspname, c.relname::text AS relname,
@@ -139,7 +140,7 @@ def _table_query(spec: ToolSpec, found: Found, everything: list[Found]) -> sql.C
     order = [sql.SQL("{} DESC NULLS LAST").format(sql.Identifier(name)) for name in spec.order_by
              if name in found.columns]  # fmt: skip
     order_by = sql.SQL(" ORDER BY ") + sql.SQL(", ").join(order) if order else sql.SQL("")
-    return sql.SQL(MARK) + sql.SQL("SELECT {columns} FROM {relation}{order_by} LIMIT %(limit)s").format(
+    return sql.SQL(mark("SELECT {columns} FROM {relation}{order_by} LIMIT %(limit)s", WHAT)).format(
         columns=columns, relation=_relation(found), order_by=order_by
     )
 
@@ -171,4 +172,4 @@ def _sqitch_query(spec: ToolSpec, changes: Found, events: Found | None) -> sql.C
     parts = {"changes": _relation(changes), "optional": optional}
     if events:
         parts["events"] = _relation(events)
-    return sql.SQL(MARK) + sql.SQL(template).format(**parts)
+    return sql.SQL(mark(template, WHAT)).format(**parts)

@@ -12,7 +12,13 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 from dashboard.models import TaskRun
 
-PUBLIC = {"accounts/login/", "accounts/logout/", "", "metrics"}  # login, logout, redirect, token-auth API
+PUBLIC = {
+    "accounts/login/",
+    "accounts/logout/",
+    "",
+    "metrics",
+    "favicon.ico",
+}  # login, logout, redirects, token-auth API
 SAMPLE = {"slug": "shop", "schema": "public", "table": "orders", "branch_id": "br-x", "member_id": "1",
           "queryid": "1", "pid": "1", "run_id": str(uuid.uuid4()), "migration_id": "1",
           "benchmark_id": "1"}  # fmt: skip

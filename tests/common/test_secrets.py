@@ -6,6 +6,7 @@ import pytest
 from django.db import connection
 
 from dashboard.models import Project, TaskRun
+from dashboard.neon.tasks import sync_neon_project
 from dashboard.projects.tasks import check_project_connection
 from dashboard.targets import policy as host_policy
 
@@ -83,7 +84,8 @@ def test_task_arguments_and_audit_hold_no_secrets(
     client_for, neon_project, django_capture_on_commit_callbacks, monkeypatch
 ):
     sent = []
-    monkeypatch.setattr(check_project_connection, "delay", lambda *args, **kw: sent.append((args, kw)))
+    for task in (check_project_connection, sync_neon_project):  # the check, and the sync for branch URIs
+        monkeypatch.setattr(task, "apply_async", lambda *args, **kw: sent.append((args, kw)))
     client = client_for("admin")
     with django_capture_on_commit_callbacks(execute=True):
         client.post(
@@ -95,9 +97,9 @@ def test_task_arguments_and_audit_hold_no_secrets(
                 "pooled_url": SECRET_URL.replace("s3cr3t", "n3w"),
             },
         )
-    assert sent and all("s3cr3t" not in repr(call) and "n3w" not in repr(call) for call in sent)
-    run = TaskRun.objects.get()
-    assert sent[0][0] == (str(run.pk),)
+    assert len(sent) == 2 and all("s3cr3t" not in repr(call) and "n3w" not in repr(call) for call in sent)
+    run_ids = sorted(str(pk) for pk in TaskRun.objects.values_list("pk", flat=True))
+    assert sorted(kw["args"][0] for _, kw in sent) == run_ids
     event = neon_project.audit_events.get(action="project.update")
     assert event.detail == {"fields": ["pooled_url"]}
     assert "n3w" not in repr(event.detail)

@@ -12,9 +12,9 @@ from dashboard.models import AuditEvent, Membership, Team
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def start_with(env: dict) -> subprocess.CompletedProcess:
+def start_with(env: dict, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "manage.py", "check"],
+        [sys.executable, "manage.py", "check", *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -57,6 +57,40 @@ def test_production_starts_with_real_keys():
         }
     )
     assert result.returncode == 0, result.stderr
+
+
+def production_env(**extra) -> dict:
+    from cryptography.fernet import Fernet
+
+    return {"DEBUG": "0", "SECRET_KEY": "s3cr3t-" * 10, "FIELD_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+            "ALLOWED_HOSTS": "ops.example.com", **extra}  # fmt: skip
+
+
+def test_production_deploy_check_finds_hsts_and_secure_cookies_set():
+    result = start_with(production_env(), "--deploy")
+    assert result.returncode == 0, result.stderr
+    output = result.stdout + result.stderr
+    for warning in ("security.W004", "security.W012", "security.W016", "security.W002", "security.W019"):
+        # W004: no HSTS; W012/W016: session/CSRF cookies not secure; W002/W019: clickjacking protection.
+        assert warning not in output, output
+    assert "security.W008" in output  # SECURE_SSL_REDIRECT stays an operator's choice (docs say when)
+
+
+def settings_value(env: dict, name: str) -> str:
+    code = f"import django; django.setup(); from django.conf import settings; print(repr(settings.{name}))"
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                            env={"PATH": "/usr/bin:/bin", "DJANGO_SETTINGS_MODULE": "config.settings", **env})  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def test_the_proxy_ssl_header_is_trusted_only_when_switched_on():
+    assert settings_value(production_env(), "SECURE_PROXY_SSL_HEADER") == "None"
+    assert settings_value(production_env(TRUST_X_FORWARDED_PROTO="1"), "SECURE_PROXY_SSL_HEADER") == (
+        "('HTTP_X_FORWARDED_PROTO', 'https')"
+    )
+    assert settings_value(production_env(), "SECURE_HSTS_SECONDS") == "31536000"
+    assert settings_value({"DEBUG": "1"}, "SECURE_HSTS_SECONDS") == "0"
 
 
 def test_create_team_and_add_member(db):

@@ -12,7 +12,8 @@ import pytest
 from psycopg import sql
 
 from dashboard.targets.connect import TargetSettings, connect
-from migrations_app.readers import MARK, read_history
+from dashboard.targets.marker import is_marked
+from migrations_app.readers import read_history
 from tests.support import pg
 
 DDL_DIR = Path(__file__).with_name("history_ddl")
@@ -104,7 +105,7 @@ class WatchingCursor(psycopg.Cursor):
 
     def execute(self, query, params=None, **kwargs):
         text = query if isinstance(query, str) else query.as_string(self.connection)
-        if text.startswith(MARK.rstrip()):
+        if is_marked(text):
             self._try_write()
         WatchingCursor.statements.append(text)
         return super().execute(query, params, **kwargs)

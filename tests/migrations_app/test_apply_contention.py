@@ -29,8 +29,8 @@ def retrying_worker(monkeypatch, transactional_db):
 
 @pytest.fixture
 def two_workers(transactional_db):
-    first = start_worker("first")
-    second = start_worker("second", flush=False)
+    first = start_worker(name="first")
+    second = start_worker(name="second", flush=False)
     yield first, second
     stop_worker(second)
     stop_worker(first)

@@ -4,7 +4,8 @@ import threading
 
 from psycopg import sql
 
-from migrations_app.readers import MARK, read_history
+from dashboard.targets.marker import is_marked
+from migrations_app.readers import read_history
 from tests.migrations_app.readers_fixtures import (  # noqa: F401
     SETTINGS,
     WatchingCursor,
@@ -49,7 +50,7 @@ def watched_read(dbname: str, **kwargs):
 
 
 def own(statements: list[str]) -> list[str]:
-    return [text for text in statements if text.startswith(MARK.rstrip())]
+    return [text for text in statements if is_marked(text)]
 
 
 def test_statement_count_is_fixed_whatever_the_number_of_rows(target_db):
@@ -71,9 +72,7 @@ def test_every_statement_is_marked_or_a_transaction_setting(target_db):
     create_tool_table(target_db, "prisma")
     _, statements, _ = watched_read(target_db)
     for text in statements:
-        assert text.startswith(MARK.rstrip()) or text.startswith(
-            ("SET TRANSACTION READ ONLY", "SET LOCAL")
-        ), text
+        assert is_marked(text) or text.startswith(("SET TRANSACTION READ ONLY", "SET LOCAL")), text
 
 
 def test_reads_run_in_read_only_transactions(target_db):

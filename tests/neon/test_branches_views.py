@@ -1,12 +1,16 @@
 """The branches page and its actions, for each role, against the stand-in."""
 
+from datetime import timedelta
+
 import psycopg
 import pytest
+from django.utils import timezone
 
 from dashboard.models import AuditEvent, NeonBranch, NeonCompute, Project, TaskRun
 from dashboard.neon.actions import run_action
 from dashboard.neon.sync import sync_project
 from dashboard.taskruns import lifecycle
+from dashboard.taskruns.lifecycle import reconcile_stale
 from tests.neon.conftest import STANDIN_PROJECT
 from tests.neon.test_sync import make_branch
 
@@ -265,7 +269,8 @@ def test_hostile_branch_names_are_escaped(client_for, synced, neon_standin):
     admin = client_for("admin")
     html = admin.get(B).content.decode()
     assert "<script>alert(" not in html
-    assert "\\u003Cscript\\u003Ealert(\\u0027x\\u0027)" in html  # inside the suspend confirm() call
+    # Inside the suspend confirmation (a data-confirm attribute read by static/js/app.js, no inline script).
+    assert 'data-confirm="Suspend the compute of &lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;?' in html
     hostile = NeonBranch.objects.get(project=synced, name__startswith="<script>")
     confirm = admin.get(B + f"{hostile.branch_id}/delete/").content.decode()
     assert "Delete branch &lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;?" in confirm
@@ -345,3 +350,49 @@ def test_admin_starts_an_idle_compute(client_for, synced):
     assert compute.current_state == "active"
     assert compute.last_connected_at is not None
     assert AuditEvent.objects.filter(action="neon.start", outcome="success", actor__username="admin").exists()
+
+
+# --- who asked is audited when they ask; a repeated request is refused -----------------------
+
+
+def test_the_request_is_audited_before_any_worker_runs_it(client_for, synced):
+    client_for("admin").post(B + "new/", {"parent_id": main_id(synced), "name": "feature-x"})
+    run = TaskRun.objects.get(project=synced, kind="neon.action")
+    assert run.status == "queued"
+    requested = AuditEvent.objects.get(action="neon.create.requested")
+    assert requested.actor.username == "admin" and requested.outcome == "success"
+    assert requested.detail["branch"] == "feature-x"
+    assert requested.detail["run"] == str(run.pk)
+
+
+def test_a_lost_action_leaves_who_asked_and_how_it_ended(client_for, synced, settings):
+    client_for("engineer").post(B + f"{dev_id(synced)}/wake/")
+    TaskRun.objects.filter(project=synced, kind="neon.action").update(
+        created_at=timezone.now() - timedelta(seconds=settings.TASK_QUEUED_STALE_AFTER_SECONDS + 1)
+    )
+
+    assert reconcile_stale() == 1
+
+    assert AuditEvent.objects.get(action="neon.wake.requested").actor.username == "engineer"
+    outcome = AuditEvent.objects.get(action="neon.wake")
+    assert outcome.outcome == "failure" and outcome.actor.username == "engineer"
+    assert "No worker picked the task up" in outcome.detail["error"]
+
+
+def test_a_second_identical_create_while_the_first_runs_is_refused(client_for, synced, neon_standin):
+    client = client_for("admin")
+    data = {"parent_id": main_id(synced), "name": "twice"}
+    client.post(B + "new/", data)
+    second = client.post(B + "new/", data, follow=True)
+
+    assert "already requested and has not finished" in second.content.decode()
+    assert TaskRun.objects.filter(project=synced, kind="neon.action").count() == 1
+    denied = AuditEvent.objects.get(action="neon.create", outcome="denied")
+    assert denied.actor.username == "admin" and denied.detail["branch"] == "twice"
+    # A different request is not held up by the first one.
+    client.post(B + "new/", {"parent_id": main_id(synced), "name": "other"})
+    assert TaskRun.objects.filter(project=synced, kind="neon.action", status="queued").count() == 2
+
+    run_queued(synced)
+    names = [b["name"] for b in neon_standin.standin.branches_of("proj-standin")]
+    assert names.count("twice") == 1 and names.count("other") == 1

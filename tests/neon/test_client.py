@@ -410,7 +410,8 @@ def test_waiting_on_operations_backs_off_to_spare_the_rate_limit(neon_standin):
     """Polls start at 0.25 s and double up to 5 s, so a slow operation costs a handful of calls."""
     import time
 
-    neon_standin.standin.op_seconds = 0.6
+    # Long enough for five polls even when each request is slow on a busy machine.
+    neon_standin.standin.op_seconds = 1.5
     slept = []
 
     def quick_sleep(seconds):  # the pauses asked for are recorded; real time passes 8x faster

@@ -253,7 +253,7 @@ def test_one_broken_project_does_not_stop_the_periodic_sync_of_the_others(neon_p
     from cryptography.fernet import Fernet
 
     from dashboard.models import Project
-    from dashboard.neon.tasks import sync_all_neon_projects
+    from dashboard.neon.tasks import sync_neon_project_periodically
 
     current_keys = settings.FIELD_ENCRYPTION_KEYS
     settings.FIELD_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]  # a key that is later removed
@@ -267,13 +267,13 @@ def test_one_broken_project_does_not_stop_the_periodic_sync_of_the_others(neon_p
     )
     settings.FIELD_ENCRYPTION_KEYS = current_keys
 
-    outcome = sync_all_neon_projects()
+    outcome = {p.slug: sync_neon_project_periodically(p.pk) for p in Project.objects.order_by("slug")}
 
     assert outcome["pagila-neon"] == {"branches": 1, "computes": 1, "idle_computes": 0}
-    assert outcome["aaa-broken"] == {"error": "The sync stopped on an unexpected error (ValueError)."}
+    assert "credentials cannot be decrypted; re-enter them" in outcome["aaa-broken"]["error"]
     assert NeonSyncState.objects.get(project=neon_project).synced_at is not None
     state = NeonSyncState.objects.get(project_id=broken.pk)
-    assert state.synced_at is None and "unexpected error (ValueError)" in state.error
+    assert state.synced_at is None and "cannot be decrypted" in state.error
     assert "key-under" not in state.error
     assert [b.name for b in branches_for(neon_project)] == ["main"]
 

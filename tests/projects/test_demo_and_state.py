@@ -6,6 +6,7 @@ from datetime import timedelta
 import pytest
 from django.contrib.auth import authenticate
 from django.core.management import call_command
+from django.test import RequestFactory
 from django.utils import timezone
 
 from dashboard.models import Membership, Project, TaskRun, Team
@@ -31,7 +32,9 @@ def test_load_demo_creates_team_users_and_pagila_project_and_is_idempotent(
     team = Team.objects.get(slug="demo")
     roles = dict(Membership.objects.filter(team=team).values_list("user__username", "role"))
     assert roles == {"admin": "admin", "engineer": "engineer", "viewer": "viewer"}
-    assert authenticate(username="viewer", password="demo-password-for-tests")
+    assert authenticate(
+        RequestFactory().post("/accounts/login/"), username="viewer", password="demo-password-for-tests"
+    )
     project = Project.objects.get(slug="pagila")
     assert project.team == team and Project.objects.count() == 1
     with pg.admin_connect(demo_db_name) as conn:
@@ -73,7 +76,12 @@ def test_stale_running_task_is_marked_lost(project, settings):
 def test_lost_check_stops_polling_and_says_so(client_for, project):
     Project.objects.filter(pk=project.pk).update(status="checking")
     TaskRun.objects.create(
-        kind="connection_check", project=project, status="lost", error="x", finished_at=timezone.now()
+        kind="connection_check",
+        project=project,
+        status="lost",
+        error="x",
+        started_at=timezone.now(),
+        finished_at=timezone.now(),
     )
     response = client_for("viewer").get("/projects/shop/check/status/", HTTP_HX_REQUEST="true")
     assert response.status_code == 286

@@ -11,12 +11,14 @@ from psycopg import sql
 from dashboard.models import (
     CollectorState,
     CollectorStatus,
+    DueReason,
     HealthSnapshot,
     Project,
     QueryText,
     Statement,
     StatsSample,
 )
+from dashboard.neon.sync import sync_project
 from dashboard.queries.collector import cleanup, collect_project
 from dashboard.queries.tasks import collect_statements
 from tests.queries.conftest import run_workload
@@ -27,6 +29,7 @@ pytestmark = pytest.mark.django_db
 BY_ID = "SELECT name FROM items WHERE id = %s"
 ODD_SCHEMA = 'ext\'s "<b>"'
 COUNT = "SELECT count(*) FROM items WHERE id > %s"
+NEON_BY_ID = "SELECT title FROM film WHERE film_id = %s"
 
 
 def calls_for(project, fragment: str) -> int:
@@ -151,24 +154,57 @@ def test_clean_restart_keeps_the_series_without_double_counting(restartable_proj
     assert state.status == CollectorStatus.OK
 
 
-def test_backs_off_when_only_its_own_statements_ran(project, target_url, settings):
-    settings.QUERIES_COLLECT_INTERVAL_SECONDS = 300
-    settings.QUERIES_BACKOFF_MAX_SECONDS = 1200
+def quiet_delays(project, url, statement: str, steps: int = 4) -> tuple[list[float], CollectorState]:
+    """Baseline, one busy snapshot, then `steps` snapshots ten minutes apart in which nothing else ran."""
     collect_project(project)
-    run_workload(target_url, {BY_ID: 1})
+    run_workload(url, {statement: 1})
     now = timezone.now()
     state = collect_project(project, now=now)
     assert state.status == CollectorStatus.OK and state.next_due_at == now + timedelta(seconds=300)
     delays = []
-    for _step in range(4):
+    for _step in range(steps):
         now += timedelta(minutes=10)
         state = collect_project(project, now=now)
         assert state.status == CollectorStatus.QUIET, state.message
         delays.append((state.next_due_at - now).total_seconds())
+    run_workload(url, {statement: 1})
+    after = collect_project(project, now=now + timedelta(minutes=30))
+    assert after.status == CollectorStatus.OK and after.quiet_streak == 0
+    return delays, state
+
+
+@pytest.fixture
+def short_backoff(settings):
+    settings.QUERIES_COLLECT_INTERVAL_SECONDS = 300
+    settings.QUERIES_BACKOFF_MAX_SECONDS = 1200
+    return settings
+
+
+@pytest.fixture
+def active_neon_project(neon_project, standin_db):
+    """The stand-in project with pg_stat_statements and its compute synced as active."""
+    with pg.admin_connect(standin_db) as conn:
+        conn.execute("CREATE EXTENSION pg_stat_statements")
+    sync_project(neon_project)
+    return neon_project
+
+
+def test_plain_postgres_with_a_quiet_streak_is_collected_at_the_normal_interval(
+    project, target_url, short_backoff
+):
+    """A server that never suspends gains nothing from waiting: only the on-call engineer would lose."""
+    delays, state = quiet_delays(project, target_url, BY_ID)
+    assert delays == [300, 300, 300, 300]
+    assert state.quiet_streak == 4 and state.due_reason == DueReason.INTERVAL
+    assert "next snapshot in 300 s." in state.message
+
+
+def test_neon_project_backs_off_when_only_its_own_statements_ran(
+    active_neon_project, standin_db, short_backoff
+):
+    delays, state = quiet_delays(active_neon_project, pg.url_for(standin_db), NEON_BY_ID)
     assert delays == [600, 1200, 1200, 1200]
-    run_workload(target_url, {BY_ID: 1})
-    state = collect_project(project, now=now + timedelta(minutes=30))
-    assert state.status == CollectorStatus.OK and state.quiet_streak == 0
+    assert state.due_reason == DueReason.BACKOFF and "so the compute may suspend" in state.message
 
 
 def test_unreachable_target_is_recorded_not_raised(team):
@@ -191,35 +227,43 @@ def test_missing_extension_is_explained(team):
         pg.drop_database(name)
 
 
-def test_backs_off_while_pg_stat_statements_is_unavailable(team, settings):
-    settings.QUERIES_COLLECT_INTERVAL_SECONDS = 300
-    settings.QUERIES_BACKOFF_MAX_SECONDS = 1200
+def unavailable_delays(project, steps: int) -> tuple[list[float], CollectorState]:
+    """Delays after the first try (through the task, as the beat runs it: the health snapshot follows
+    on the same cadence) and `steps` more tries an hour apart, while pg_stat_statements is missing."""
+    assert collect_statements(project.pk) == CollectorStatus.UNAVAILABLE
+    state = CollectorState.objects.get(project=project)
+    now, delays = state.last_attempt_at, [(state.next_due_at - state.last_attempt_at).total_seconds()]
+    for _step in range(steps):
+        now += timedelta(hours=1)
+        state = collect_project(project, now=now)
+        assert state.status == CollectorStatus.UNAVAILABLE, state.message
+        delays.append((state.next_due_at - now).total_seconds())
+    return delays, state
+
+
+def test_plain_postgres_without_pg_stat_statements_is_tried_at_the_normal_interval(team, short_backoff):
     name = pg.create_database("noext_backoff", extensions=())
     try:
         project = Project.objects.create(team=team, name="NoExt", slug="noext", pooled_url=pg.url_for(name))
-        # Through the task, as the beat runs it: the health snapshot is taken on the same backed-off cadence.
-        assert collect_statements(project.pk) == CollectorStatus.UNAVAILABLE
+        delays, state = unavailable_delays(project, steps=3)
         assert collect_statements(project.pk) == "not due"
         assert HealthSnapshot.objects.filter(project=project).count() == 1
-        state = CollectorState.objects.get(project=project)
-        assert (state.next_due_at - state.last_attempt_at).total_seconds() == 600
-        now, delays = state.last_attempt_at, []
-        for _step in range(3):
-            now += timedelta(hours=1)
-            state = collect_project(project, now=now)
-            assert state.status == CollectorStatus.UNAVAILABLE, state.message
-            delays.append((state.next_due_at - now).total_seconds())
-        assert delays == [1200, 1200, 1200]
-        assert (
-            "CREATE EXTENSION pg_stat_statements" in state.message and "Next try in 1200 s" in state.message
-        )
+        assert delays == [300, 300, 300, 300] and state.due_reason == DueReason.INTERVAL
+        assert "CREATE EXTENSION pg_stat_statements" in state.message and "Next try in 300 s" in state.message
         with psycopg.connect(pg.url_for(name), autocommit=True) as conn:
             conn.execute("CREATE EXTENSION pg_stat_statements")
-        state = collect_project(project, now=now + timedelta(hours=1))
+        state = collect_project(project, now=state.last_attempt_at + timedelta(hours=1))
         assert state.status == CollectorStatus.BASELINE and state.quiet_streak == 0
         assert (state.next_due_at - state.last_attempt_at).total_seconds() == 300
     finally:
         pg.drop_database(name)
+
+
+def test_neon_project_backs_off_while_pg_stat_statements_is_unavailable(neon_project, short_backoff):
+    sync_project(neon_project)  # the stand-in's base database has no pg_stat_statements
+    delays, state = unavailable_delays(neon_project, steps=2)
+    assert delays == [600, 1200, 1200] and state.due_reason == DueReason.BACKOFF
+    assert "Next try in 1200 s" in state.message
 
 
 def test_retention_cleanup_deletes_old_history(project, target_url, settings):

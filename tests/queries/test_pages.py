@@ -113,7 +113,7 @@ def test_detail_page_shows_charts_and_formatted_text(client_for, collected):
     response = client_for("viewer").get(f"/projects/shop/queries/{queryid}/?window=1h")
     body = response.content.decode()
     assert response.status_code == 200
-    assert body.count("<svg") == 3 and "30.00 calls" in body
+    assert body.count("<svg") == 3 and "(peak 30 calls)" in body and "30.00" not in body
     per_role = body[body.index('class="data compact per-role"') :]
     assert "<td>postgres</td>" in per_role and '<td class="num">30</td>' in per_role
     assert "SELECT name\nFROM items\nWHERE id = $1" in body
@@ -131,7 +131,10 @@ def test_explain_with_bound_parameters(client_for, collected):
     )
     body = response.content.decode()
     assert response.status_code == 200, body
-    assert "Index Scan using items_pkey" in body
+    # What the feature guarantees: the plan of this statement with the bound value. Whether the
+    # planner scans the index or the (small) table is its own choice.
+    plan = body[body.index('<pre class="plan-text">') :]
+    assert "on items" in plan and "(id = 5)" in plan
 
 
 def test_explain_parameter_is_never_interpolated(client_for, collected):
@@ -206,7 +209,7 @@ def test_explain_analyze_cannot_write_even_through_a_select(client_for, collecte
         {"mode": "analyze", "param1": "0", "param2": "order_seq"},
     )
     assert response.status_code == 400
-    assert "read-only transaction" in response.content.decode()
+    assert "pg_catalog.nextval()" in response.content.decode()  # volatile: refused before it runs
     with psycopg.connect(target_url) as conn:
         assert conn.execute("SELECT last_value FROM order_seq").fetchone()[0] == 1  # only the workload's call
 
@@ -214,11 +217,13 @@ def test_explain_analyze_cannot_write_even_through_a_select(client_for, collecte
 def test_explain_analyze_times_out_with_clear_message(client_for, collected, settings):
     settings.QUERIES_EXPLAIN_ANALYZE_TIMEOUT_MS = 100
     collect_project(collected)
-    run_workload(collected.pooled_url, {"SELECT pg_sleep(%s::float / 1000)": 1})
+    slow = "SELECT count(*) FROM generate_series(1::int, %s::int) a CROSS JOIN generate_series(1::int, 1000::int) b"
+    run_workload(collected.pooled_url, {slow: 1})  # only immutable functions: ANALYZE may run it
     collect_project(collected)
-    queryid = queryid_of(collected, "pg_sleep")
+    queryid = queryid_of(collected, "generate_series")  # generate_series($2::int, $1::int) ...
     response = client_for("engineer").post(
-        f"/projects/shop/queries/{queryid}/explain/", {"mode": "analyze", "param1": "2000", "param2": "1000"}
+        f"/projects/shop/queries/{queryid}/explain/",
+        {"mode": "analyze", "param1": "1000000", "param2": "1", "param3": "1", "param4": "1000"},
     )
     assert response.status_code == 400
     assert "took too long and was cancelled" in response.content.decode()
@@ -243,7 +248,7 @@ def test_detail_page_marks_a_reset(client_for, project, target_url):
     queryid = queryid_of(project, "items WHERE id = $1")
     body = client_for("viewer").get(f"/projects/shop/queries/{queryid}/?window=1h").content.decode()
     assert "Counters were reset (or the server restarted)" in body
-    assert "2.00 calls" in body  # counted from zero after the reset, never negative
+    assert "(peak 2 calls)" in body  # counted from zero after the reset, never negative
 
 
 def test_top_statements_are_paged(client_for, project, target_url):

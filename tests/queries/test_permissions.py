@@ -38,6 +38,9 @@ MATRIX = [
         None,
         {"other_team": 405, "viewer": 405, "engineer": 405, "admin": 405},
     ),
+    # "Collect now" connects (and may wake a Neon compute): engineers and admins; its status partial: all.
+    ("post", "/projects/shop/queries/collect/", {}, {"viewer": 403, "engineer": 302, "admin": 302}),
+    ("get", "/projects/shop/queries/collect/", None, {"viewer": 200, "engineer": 200, "admin": 200}),
     ("get", "/projects/shop/activity/", None, {"viewer": 200, "engineer": 200, "admin": 200}),
     ("get", "/projects/shop/activity/1/cancel/", None, {"viewer": 403, "engineer": 200, "admin": 200}),
     ("post", "/projects/shop/activity/1/cancel/", {}, {"viewer": 403, "engineer": 302, "admin": 302}),
@@ -81,6 +84,7 @@ def test_permission_matrix(client_for, queryid, who, method, url, data, expected
     "who,url,data,action",
     [
         ("viewer", "/projects/shop/health/refresh/", {}, "health.refresh"),
+        ("viewer", "/projects/shop/queries/collect/", {}, "queries.collect_now"),
         ("viewer", "/projects/shop/activity/1/cancel/", {}, "activity.cancel"),
         ("engineer", "/projects/shop/activity/1/terminate/", {}, "activity.terminate"),
         (

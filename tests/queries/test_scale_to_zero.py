@@ -31,6 +31,7 @@ def test_idle_compute_is_skipped_without_a_connection_attempt(
 
     queries = client_for("viewer").get("/projects/pagila-neon/queries/").content.decode()
     assert "Skipped: compute idle" in queries
+    assert "Next snapshot due" in queries and "the compute is idle" in queries
     overview = client_for("viewer").get("/projects/pagila-neon/").content.decode()
     assert "Skipped" in overview and "compute idle" in overview
 

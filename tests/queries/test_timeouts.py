@@ -61,12 +61,11 @@ def test_the_timeout_statements_count_as_the_dashboards_own(target_url):
     with connect(target_url, cfg).conn as conn, read_only(conn, cfg) as cur:
         cur.execute("SELECT 1")
     with psycopg.connect(target_url, autocommit=True) as conn:
-        texts = [
-            row[0]
-            for row in conn.execute(
-                "SELECT query FROM pg_stat_statements WHERE query ILIKE '%timeout%' AND query NOT ILIKE 'show%'"
-                " AND dbid = (SELECT oid FROM pg_database WHERE datname = current_database())"
-            )
-        ]
+        own_role = conn.execute("SELECT oid FROM pg_roles WHERE rolname = current_user").fetchone()[0]
+        rows = conn.execute(
+            "SELECT query, userid FROM pg_stat_statements WHERE query ILIKE '%timeout%' AND query NOT ILIKE 'show%'"
+            " AND dbid = (SELECT oid FROM pg_database WHERE datname = current_database())"
+        ).fetchall()
+    texts = [text for text, _ in rows]
     assert any("lock_timeout" in t for t in texts) and any("statement_timeout" in t for t in texts)
-    assert all(is_own_statement(t) for t in texts), texts
+    assert all(is_own_statement(t, userid=u, own_userid=own_role) for t, u in rows), texts

@@ -153,9 +153,27 @@ def test_snapshot_diff_loading_only_changed_relations_equals_the_full_diff(two_s
     old, new = two_snapshots
     full = diff_catalogs(load_catalog(old), load_catalog(new))
     assert diff_snapshots(old, new) == full
-    # Only the unchanged table has equal hashes in both snapshots, so only it is skipped.
-    new_hashes = dict(new.relations.values_list("name", "structure_hash"))
+    # Only the unchanged table shares its stored structure between both snapshots, so only it is skipped.
+    new_structures = dict(new.relations.values_list("name", "structure_id"))
     same = {
-        name for name, h in old.relations.values_list("name", "structure_hash") if new_hashes.get(name) == h
+        name for name, h in old.relations.values_list("name", "structure_id") if new_structures.get(name) == h
     }
     assert same == {"untouched"}
+
+
+@pytest.mark.django_db
+def test_a_diff_between_distant_versions_lists_a_bounded_number_of_objects(
+    client_for, project, target_sql, snapshot, settings
+):
+    settings.SCHEMA_DIFF_MAX_OBJECTS = 10
+    old = snapshot()
+    target_sql(*(f"CREATE TABLE t_{i:03d} (id int PRIMARY KEY)" for i in range(40)))
+    new = snapshot()
+    diff = diff_snapshots(old, new, limit=10)
+    assert [o.name for o in diff.objects] == [f"t_{i:03d}" for i in range(10)]
+    assert diff.more == 30
+    page = client_for("viewer").get(f"/projects/shop/schema/diff/?from={old.version}&to={new.version}")
+    text = page.content.decode()
+    assert "40 objects differ" in text and "the first 10 are listed" in text
+    assert "and 30 more changed objects, not listed" in text
+    assert "t_009" in text and "t_010" not in text

@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import redis
@@ -41,10 +42,12 @@ def flush_broker() -> None:
     redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()
 
 
-def start_worker(name: str = "test", *, flush: bool = True) -> subprocess.Popen:
-    """A worker named `name`; flush=False keeps what is queued (a second worker, or tasks sent before)."""
+def start_worker(concurrency: int = 1, *, name: str = "test", flush: bool = True) -> subprocess.Popen:
+    """One worker; with concurrency > 1 it runs that many tasks at once (thread pool). A second worker
+    needs its own `name`; flush=False keeps what is queued (tasks sent before it started)."""
     if flush:
         flush_broker()
+    pool = ["--pool=solo"] if concurrency == 1 else ["--pool=threads", f"--concurrency={concurrency}"]
     node = f"{name}-{os.getpid()}@{socket.gethostname()}"
     proc = subprocess.Popen(
         [
@@ -54,7 +57,7 @@ def start_worker(name: str = "test", *, flush: bool = True) -> subprocess.Popen:
             "-A",
             "config",
             "worker",
-            "--pool=solo",
+            *pool,
             "--loglevel=WARNING",
             "--without-heartbeat",
             "--without-mingle",
@@ -79,3 +82,31 @@ def stop_worker(proc: subprocess.Popen) -> None:
         proc.wait(timeout=10)
     except subprocess.TimeoutExpired:
         proc.kill()
+
+
+def closed_port() -> int:
+    """A local TCP port where nothing listens (bound once to get a free number, then closed)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def broker_pointed_at_closed_port():
+    """Within the block, this process sends tasks to a Redis URL whose port refuses connections."""
+    from config.celery import app
+
+    original = app.conf.broker_url
+    app.conf.broker_url = f"redis://127.0.0.1:{closed_port()}/0"
+    _drop_connection_pools(app)
+    try:
+        yield
+    finally:
+        app.conf.broker_url = original
+        _drop_connection_pools(app)
+
+
+def _drop_connection_pools(app) -> None:
+    # The app keeps its broker connections in pools made from the URL at first use.
+    app._pool = None
+    app.amqp._producer_pool = None

@@ -117,9 +117,9 @@ def test_make_run_comes_up_on_pip_servers_without_system_ones(bare_machine_env):
         wait_for_lines(
             var_dir / "worker.log",
             [
-                r"check_project_connection\[[^\]]+\] succeeded",
-                r"capture_schema_snapshot\[[^\]]+\] succeeded",
-                r"sync_all_neon_projects\[[^\]]+\] succeeded",
+                r"projects\.check_connection\[[^\]]+\] succeeded",
+                r"queries\.collect_statements\[[^\]]+\] succeeded",  # the first fill after the check
+                r"neon\.sync_all_projects\[[^\]]+\] succeeded",
             ],
             procs["worker"],
             20,

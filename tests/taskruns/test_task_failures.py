@@ -1,7 +1,8 @@
-"""An error no task expects ends its run failed and audited, never stuck "running".
+"""An error ends its run failed (and audited where the task audits), never stuck "running".
 
-The error here is real: the encryption key the credentials were stored with was
-removed, so loading the project's secrets fails inside the worker.
+A credential stored with an encryption key that was removed is a real, expected error now:
+each task that needs the secret says it cannot be decrypted. Errors no task expects are
+turned into a failed, audited run by lifecycle.execute (the tests at the end).
 """
 
 import psycopg
@@ -12,23 +13,24 @@ from cryptography.fernet import Fernet
 from dashboard.models import AuditEvent, Project, TaskRun
 from dashboard.neon.tasks import neon_action, sync_neon_project
 from dashboard.projects.tasks import check_project_connection
-from dashboard.schema.tasks import capture_schema_snapshot, compare_branch_schemas
+from dashboard.schema.tasks import capture_schema_snapshot
 from dashboard.taskruns import lifecycle
 
 TASKS = [
-    (check_project_connection, "connection_check", {}, "project.check"),
+    (check_project_connection, "connection_check", {}, ""),
     (sync_neon_project, "neon.sync", {"action": "sync"}, "neon.sync"),
     (neon_action, "neon.action", {"action": "wake", "branch_id": "br-main"}, "neon.wake"),
     (capture_schema_snapshot, "schema_snapshot", {"source": "manual", "branch": ""}, "schema.snapshot"),
-    (compare_branch_schemas, "schema_branch_compare", {"base": "a", "head": "b"}, "schema.compare_branches"),
 ]
 
 
 @pytest.mark.parametrize("task, kind, params, action", TASKS, ids=[t[1] for t in TASKS])
-def test_a_task_hitting_an_unexpected_error_ends_failed_with_an_audit_event(
+def test_a_task_whose_credentials_cannot_be_decrypted_ends_failed_and_says_why(
     project, users, settings, task, kind, params, action
 ):
     Project.objects.filter(pk=project.pk).update(status="checking")
+    project.neon_project_id, project.neon_api_key = "p-lost-key", "neon-key"
+    project.save()
     run = TaskRun.objects.create(kind=kind, project=project, created_by=users["engineer"], params=params)
     settings.FIELD_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]  # the old key is gone
 
@@ -37,12 +39,11 @@ def test_a_task_hitting_an_unexpected_error_ends_failed_with_an_audit_event(
     run.refresh_from_db()
     assert run.status == "failed"
     assert run.finished_at is not None
-    assert run.error == (
-        "The task stopped on an unexpected error (ValueError); details are in the worker log."
-    )
-    event = AuditEvent.objects.get(action=action, project_id=project.pk)
-    assert event.outcome == "failure" and event.actor == users["engineer"]
-    assert event.detail == {"error": run.error}
+    assert "credentials cannot be decrypted; re-enter them" in run.error
+    if action:
+        event = AuditEvent.objects.get(action=action, project_id=project.pk)
+        assert event.outcome == "failure" and event.actor == users["engineer"]
+        assert event.detail["error"] == run.error
     if kind == "connection_check":  # the project does not stay "checking"
         assert Project.objects.filter(pk=project.pk).values_list("status", flat=True).get() == "error"
 

@@ -55,7 +55,7 @@ def test_unknown_user_or_bad_role_changes_nothing(client_for, team):
     client = client_for("admin")
     before = Membership.objects.count()
     response = client.post("/teams/acme/members/add/", {"username": "ghost", "role": "viewer"}, follow=True)
-    assert "No user named &#x27;ghost&#x27;" in response.content.decode()
+    assert "&#x27;ghost&#x27; cannot be added" in response.content.decode()
     response = client.post(
         "/teams/acme/members/add/", {"username": "loner", "role": "superuser"}, follow=True
     )
@@ -82,3 +82,26 @@ def test_denied_removal_of_the_last_admin_is_audited(client_for, team, users):
     event = AuditEvent.objects.get(action="member.remove")
     assert event.outcome == "denied" and event.actor == users["admin"] and event.team == team
     assert event.detail == {"username": "admin", "reason": "last admin"}
+
+
+def test_add_member_does_not_tell_which_user_names_exist_elsewhere(client_for, team, users):
+    """A user of another team only is refused with the very message a name nobody has gets."""
+    client = client_for("admin")
+    answers = {}
+    for username in ("outsider", "ghost"):
+        response = client.post(
+            "/teams/acme/members/add/", {"username": username, "role": "viewer"}, follow=True
+        )
+        text = response.content.decode()
+        answers[username] = text[text.index('class="messages"') :].split("</ul>")[0].replace(username, "NAME")
+    assert answers["outsider"] == answers["ghost"]
+    assert "NAME" in answers["ghost"] and "can be added" in answers["ghost"]
+    assert not Membership.objects.filter(team=team, user=users["other_team"]).exists()
+    denied = AuditEvent.objects.filter(action="member.add", outcome="denied").values_list("detail", flat=True)
+    assert sorted(d["username"] for d in denied) == ["ghost", "outsider"]
+
+
+def test_admin_adds_someone_they_share_another_team_with(client_for, team, other_team, users):
+    Membership.objects.create(team=other_team, user=users["admin"], role="viewer")
+    client_for("admin").post("/teams/acme/members/add/", {"username": "outsider", "role": "viewer"})
+    assert Membership.objects.get(team=team, user=users["other_team"]).role == "viewer"

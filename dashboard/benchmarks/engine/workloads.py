@@ -12,11 +12,13 @@ from dataclasses import dataclass
 import psycopg
 from psycopg import sql
 
+from dashboard.targets.marker import mark
+
 from .script import Script, ScriptError, parse_script, split_weight
 
 DEFAULT_SCHEMA = "neon_ops_bench"
 MAX_SCALE = 1000  # 100 million accounts; pgbench switches aid to bigint from 20,000
-MARK = "/* neon-ops-dashboard bench-setup */ "  # setup is the dashboard's own traffic
+WHAT = "bench-setup"  # setup is the dashboard's own traffic (targets/marker.py)
 
 # pgbench's texts, assembled from their shared lines.
 _HEAD = """\
@@ -102,7 +104,7 @@ def check_scale(scale: int) -> int:
 
 def _execute(conn: psycopg.Connection, template: str, *identifiers: sql.Composable) -> psycopg.Cursor:
     """A setup statement, marked as the dashboard's own, with identifiers quoted by psycopg."""
-    return conn.execute(sql.SQL(MARK) + sql.SQL(template).format(*identifiers))
+    return conn.execute(sql.SQL(mark(template, WHAT)).format(*identifiers))
 
 
 def initialise(conn: psycopg.Connection, scale: int, schema: str = DEFAULT_SCHEMA) -> None:
