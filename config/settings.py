@@ -287,6 +287,12 @@ HEALTH_THRESHOLDS = {
     "slow_count": (env_int("HEALTH_SLOW_WARN", 1), env_int("HEALTH_SLOW_CRIT", 5)),
 }
 
+# --- migrations ---
+# A statement that does not get its lock within the project's lock_timeout is retried (whole step, with
+# exponential backoff and jitter from this base) this many times before the apply fails.
+MIGRATION_LOCK_RETRIES = env_int("MIGRATION_LOCK_RETRIES", 5, minimum=0)
+MIGRATION_LOCK_RETRY_BASE_SECONDS = env_float("MIGRATION_LOCK_RETRY_BASE_SECONDS", 0.5)
+
 # --- benchmarks ---
 # Limits of one benchmark run (the form refuses more); the Celery time limits follow the duration.
 BENCHMARK_MAX_CLIENTS = env_int("BENCHMARK_MAX_CLIENTS", 32, minimum=1)

@@ -10,7 +10,7 @@ encrypted); failing that, the registered URL with the host of the branch's
 endpoint (the role, password and database are shared by all branches of a Neon project).
 """
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -74,6 +74,20 @@ def read_url(project, branch=None) -> str:
 def direct_url(project, branch=None) -> str:
     """URL for session-scoped work (migrations, pg_dump, advisory locks) on `branch`."""
     return branch_url(project, branch, pooled=False)
+
+
+def database_and_role(project, branch=None) -> tuple[str, str]:
+    """The database and role names of `branch`'s direct URL (a new Neon branch is reached with the same).
+
+    An unusable URL or unknown branch is a TargetError, like every other connection failure.
+    """
+    try:
+        parsed = parse_url(direct_url(project, branch))
+    except InvalidURL as exc:
+        raise TargetError(str(exc), code="url") from None
+    except SecretUnreadable:
+        raise TargetError(UNREADABLE_URL_MESSAGE, code="credentials") from None
+    return parsed.dbname or "postgres", parsed.user or ""
 
 
 def branch_url(project, branch=None, *, pooled: bool) -> str:
@@ -147,14 +161,34 @@ def open_target(
     """
     try:
         url = direct_url(project, branch) if direct else read_url(project, branch)
+    except InvalidURL as exc:
+        raise TargetError(str(exc), code="url") from None
+    except SecretUnreadable:
+        raise TargetError(UNREADABLE_URL_MESSAGE, code="credentials") from None
+
+    def refreshed(stale: str) -> str:
+        return _refreshed_branch_url(project, branch, stale, pooled=not direct)
+
+    with open_url(url, interactive=interactive, refresh=refreshed, **overrides) as target:
+        yield target
+
+
+@contextmanager
+def open_url(
+    url: str, *, interactive: bool = False, refresh: Callable[[str], str] | None = None, **overrides
+) -> Iterator[OpenTarget]:
+    """open_target for a URL that no Project holds (a temporary branch's URI from the Neon API).
+
+    The same settings and the same errors: every failure comes out as one TargetError.
+    `refresh(url)`: a fresh URL to retry once with when the password is refused ("" for none).
+    """
+    try:
         cfg = target_settings(url, interactive=interactive, **overrides)
         try:
             connected = connect(url, cfg)
         except TargetError as exc:
             # A branch URI stored before the project's password changed: ask Neon once, retry once.
-            fresh = (
-                _refreshed_branch_url(project, branch, url, pooled=not direct) if exc.code == "auth" else ""
-            )
+            fresh = refresh(url) if refresh is not None and exc.code == "auth" else ""
             if not fresh:
                 raise
             url, cfg = fresh, target_settings(fresh, interactive=interactive, **overrides)
@@ -167,6 +201,14 @@ def open_target(
         raise TargetError(UNREADABLE_URL_MESSAGE, code="credentials") from None
     except psycopg.Error as exc:
         raise explain_query_error(exc) from None
+
+
+def connect_url(url: str, **overrides) -> psycopg.Connection:
+    """A second, bare connection with open_url's settings (the caller closes it); failures are TargetError."""
+    try:
+        return connect(url, target_settings(url, **overrides)).conn
+    except InvalidURL as exc:
+        raise TargetError(str(exc), code="url") from None
 
 
 def host_policy() -> HostPolicy:

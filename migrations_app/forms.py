@@ -4,6 +4,7 @@ unacknowledged destructive statement is a form error and nothing is saved."""
 from django import forms
 from django.utils import timezone
 
+from migrations_app.services import policy as policy_service
 from migrations_app.services.lint import LintOutcome, lint
 
 MAX_SQL_CHARS = 1_000_000
@@ -90,3 +91,61 @@ class ApplyForm(forms.Form):
         if value is not None and value <= timezone.now():
             return None  # a time already past means "now"
         return value
+
+
+class PolicyForm(forms.Form):
+    """The project's migration policy; a rule left out of a POST keeps its level."""
+
+    approvals_required = forms.IntegerField(
+        min_value=1, max_value=10, label="Approvals required", help_text="From admins other than the author."
+    )
+    lock_timeout_ms = forms.IntegerField(
+        min_value=100,
+        max_value=600_000,
+        label="lock_timeout (ms)",
+        help_text="How long one statement may wait for its lock before it is retried (short: a waiting "
+        "ACCESS EXCLUSIVE request blocks every later reader of the table).",
+    )
+    statement_timeout_ms = forms.IntegerField(
+        min_value=1000, max_value=86_400_000, label="statement_timeout (ms)", help_text="Per statement."
+    )
+    rehearsal_max_table_mb = forms.IntegerField(
+        min_value=0,
+        max_value=10_000_000,
+        label="Rehearsal size limit (MiB)",
+        help_text="Plain Postgres: rehearse in a rolled-back transaction only when every touched table "
+        "is smaller than this.",
+    )
+
+    def __init__(self, *args, values: policy_service.PolicyValues, **kwargs):
+        initial = {
+            "approvals_required": values.approvals_required,
+            "lock_timeout_ms": values.lock_timeout_ms,
+            "statement_timeout_ms": values.statement_timeout_ms,
+            "rehearsal_max_table_mb": values.rehearsal_max_table_bytes // policy_service.MIB,
+        }
+        super().__init__(*args, initial=initial, **kwargs)
+        self.current = values
+        for rule in policy_service.SQUAWK_RULES:
+            self.fields[f"rule-{rule}"] = forms.ChoiceField(
+                choices=policy_service.LEVELS, required=False, initial=values.levels[rule], label=rule
+            )
+
+    def settings_fields(self):
+        return [self[name] for name in self.fields if not name.startswith("rule-")]
+
+    def rule_fields(self):
+        return [self[name] for name in self.fields if name.startswith("rule-")]
+
+    def values(self) -> policy_service.PolicyValues:
+        data = self.cleaned_data
+        size = data["rehearsal_max_table_mb"] * policy_service.MIB
+        if size == self.current.rehearsal_max_table_bytes // policy_service.MIB * policy_service.MIB:
+            size = self.current.rehearsal_max_table_bytes  # unchanged, even when not a whole MiB
+        levels = {
+            rule: data.get(f"rule-{rule}") or self.current.levels[rule]
+            for rule in policy_service.SQUAWK_RULES
+        }
+        return policy_service.PolicyValues(
+            data["approvals_required"], data["lock_timeout_ms"], data["statement_timeout_ms"], size, levels
+        )

@@ -7,6 +7,7 @@ R = M + "<int:migration_id>/"
 urlpatterns = [
     path(M, views.migration_list, name="migration_list"),
     path(M + "new/", views.migration_new, name="migration_new"),
+    path(M + "policy/", views.migration_policy, name="migration_policy"),
     path(R, views.migration_detail, name="migration_detail"),
     path(R + "edit/", views.migration_edit, name="migration_edit"),
     path(R + "approve/", views.migration_approve, name="migration_approve"),

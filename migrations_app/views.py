@@ -20,9 +20,16 @@ from dashboard.common.htmx import task_partial
 from dashboard.models import Role
 from dashboard.neon.state import branches_for, resolve_branch
 from migrations_app import tasks
-from migrations_app.forms import ApplyForm, CommentForm, RejectForm, SqlForm
+from migrations_app.forms import ApplyForm, CommentForm, PolicyForm, RejectForm, SqlForm
 from migrations_app.history.views import timeline_context
-from migrations_app.models import FINISHED_STATES, ApplyOutcome, ApplyRun, MigrationRequest
+from migrations_app.models import (
+    FINISHED_STATES,
+    ApplyOutcome,
+    ApplyRun,
+    MigrationRequest,
+    ProjectMigrationPolicy,
+)
+from migrations_app.services import policy as policy_service
 from migrations_app.services import workflow
 from migrations_app.services.presenting import request_page_context
 
@@ -38,8 +45,8 @@ def _request_or_404(project, migration_id: int) -> MigrationRequest:
     return req
 
 
-def _page_url(req: MigrationRequest) -> str:
-    return f"/projects/{req.project.slug}/migrations/{req.pk}/"
+def _to_page(req: MigrationRequest):
+    return redirect("migration_detail", slug=req.project.slug, migration_id=req.pk)
 
 
 @login_required
@@ -64,6 +71,7 @@ def migration_list(request, slug):
         "pending": pending[:100],
         "page": history,
         "can_draft": membership.has_role(Role.ENGINEER),
+        "can_set_policy": membership.has_role(Role.ADMIN),
     }
     context.update(timeline_context(request, project, membership))
     return render(request, "migrations_app/list.html", context)
@@ -88,7 +96,7 @@ def migration_new(request, slug):
                 branch=branch,
             )
             messages.success(request, f"Migration request #{req.pk} drafted.")
-            return redirect(_page_url(req))
+            return _to_page(req)
         status = 400
     else:
         initial = {"title": request.GET.get("title", "")[:200], "sql": request.GET.get("sql", "")}
@@ -96,6 +104,27 @@ def migration_new(request, slug):
         status = 200
     context = {"project": project, "form": form, "editing": False}
     return render(request, "migrations_app/form.html", context, status=status)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def migration_policy(request, slug):
+    """Admins set the project's approvals, timeouts, rehearsal size limit and squawk rule levels."""
+    project, _ = get_project_for_user(request, slug, Role.ADMIN)
+    current = policy_service.current_values(ProjectMigrationPolicy.for_project(project))
+    form = PolicyForm(request.POST or None, values=current)
+    if request.method == "POST":
+        if form.is_valid():
+            changed = policy_service.save_policy(project, request.user, form.values())
+            messages.success(
+                request, f"Policy saved ({len(changed)} setting(s) changed); it applies to the next revision."
+            )
+            return redirect("migration_policy", slug=project.slug)
+        status = 400
+    else:
+        status = 200
+    context = {"project": project, "form": form, "own_rules": policy_service.OWN_RULES}
+    return render(request, "migrations_app/policy.html", context, status=status)
 
 
 @login_required
@@ -127,9 +156,9 @@ def migration_edit(request, slug, migration_id):
                 )
             except workflow.Refused as exc:
                 messages.error(request, exc.message)
-                return redirect(_page_url(req))
+                return _to_page(req)
             messages.success(request, f"Revision {revision.number} saved.")
-            return redirect(_page_url(req))
+            return _to_page(req)
         status = 400
     else:
         form = SqlForm(initial={"title": req.title, "sql": current.sql}, project=project)
@@ -150,7 +179,7 @@ def _step(request, slug, migration_id, minimum, action):
         messages.error(request, exc.message)
     else:
         messages.success(request, message)
-    return redirect(_page_url(req))
+    return _to_page(req)
 
 
 @login_required
@@ -222,27 +251,27 @@ def migration_restore(request, slug, migration_id):
     run = ApplyRun.objects.filter(revision__request=req, pk=int(run_id)).first() if run_id.isdigit() else None
     if not project.is_neon or run is None or not run.lsn_before:
         messages.error(request, "Only an apply on a Neon branch with a recorded LSN can be restored to.")
-        return redirect(_page_url(req))
+        return _to_page(req)
     with transaction.atomic():
         task_run = tasks.enqueue_restore(run, request.user)
     messages.success(
         request, f"Restoring {req.branch_label} to LSN {run.lsn_before}; the current state is kept as "
         f"{task_run.params['preserve_under_name']}."
     )  # fmt: skip
-    return redirect(_page_url(req))
+    return _to_page(req)
 
 
 @login_required
 @require_GET
 def migration_progress(request, slug, migration_id):
-    """The htmx partial of the apply and rehearsal under way; stops polling once both are over."""
+    """The htmx partial of the apply and rehearsal under way; stops polling (286) once both are over."""
     project, membership = get_project_for_user(request, slug)
     req = _request_or_404(project, migration_id)
     if not request.htmx:
-        return redirect(_page_url(req))
+        return _to_page(req)
     context = request_page_context(req, request.user, membership)
     run = context["active_task_run"]
-    response = task_partial(request, "migrations_app/_progress.html", context, run)
-    if run is None or run.is_finished:
-        response["HX-Refresh"] = "true"  # the state, approvals and buttons change with it: reload once
-    return response
+    running = run is not None and not run.is_finished
+    # The last answer also swaps (out of band) what the run's end changed: no reload needed.
+    template = "migrations_app/_progress.html" if running else "migrations_app/_progress_final.html"
+    return task_partial(request, template, context, run)

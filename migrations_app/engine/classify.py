@@ -6,6 +6,7 @@ applier owns transactions. Destructive statements lose data or break clients
 and need the author's acknowledgement.
 """
 
+import bisect
 import re
 from dataclasses import dataclass
 
@@ -95,14 +96,48 @@ WHY_ALONE = "cannot run inside a transaction block"
 
 # Every rule below needs one of these keywords in the statement (keywords cannot be quoted or escaped),
 # so a statement without any is plainly transactional, allowed and harmless without being parsed.
-MAY_MATTER = re.compile(
-    r"\b(?:abort|begin|cluster|commit|concurrently|database|delete|discard|drop|end|prepare|prepared|reindex"
-    r"|release|rollback|savepoint|start|subscription|system|tablespace|truncate|type|update|vacuum)\b"
-)
+KEYWORDS = (
+    "abort begin cluster commit concurrently database delete discard drop end prepare prepared reindex"
+    " release rollback savepoint start subscription system tablespace truncate type update vacuum"
+).split()
+MAY_MATTER = re.compile(r"\b(?:" + "|".join(KEYWORDS) + r")\b")
 
 
 def may_matter(text: str) -> bool:
     return MAY_MATTER.search(text.lower()) is not None  # lower() + plain regex: 5x faster than IGNORECASE
+
+
+def statements_that_may_matter(sql: str, starts: list[int]) -> set[int]:
+    """Indexes of the statements (beginning at offsets `starts`) that may_matter, from one pass per keyword
+    over the whole script with str.find (ten times faster than the regex over each statement).
+
+    A keyword between two statements (a comment after the semicolon) marks the statement before it,
+    which only means that one is parsed too; no keyword inside a statement is missed.
+    """
+    lowered = sql.lower()
+    if len(lowered) != len(sql):  # a few characters lower-case to two; offsets would shift
+        ends = starts[1:] + [len(sql)]
+        return {
+            i for i, (start, end) in enumerate(zip(starts, ends, strict=True)) if may_matter(sql[start:end])
+        }
+    found = set()
+    for keyword in KEYWORDS:
+        position = lowered.find(keyword)
+        while position != -1:
+            after = position + len(keyword)
+            if not _is_word_char(lowered, position - 1) and not _is_word_char(lowered, after):
+                found.add(bisect.bisect_right(starts, position) - 1)
+            position = lowered.find(keyword, after)
+    found.discard(-1)
+    return found
+
+
+def _is_word_char(text: str, position: int) -> bool:
+    """What the regex's \\b sees as a word character (\\w: alphanumeric or underscore); False off the ends."""
+    if position < 0 or position >= len(text):
+        return False
+    char = text[position]
+    return char.isalnum() or char == "_"
 
 
 def classify(kind: str, tree: dict) -> Facts:

@@ -16,6 +16,7 @@ half-done rerun is real.
 import bisect
 from dataclasses import dataclass, field
 
+from .fast import frozen_instance
 from .parse import LineIndex, SqlSyntaxError, checksum
 from .plan import Plan, Statement, build_plan
 from .squawk import KNOWN_RULES, SquawkFinding, SquawkRun
@@ -101,6 +102,8 @@ def lint_sql(sql: str, *, policy: RulePolicy | None = None, pg_major: int = 15) 
 
 
 def own_findings(statement: Statement) -> list[Finding]:
+    if not statement.may_matter:  # most statements of a long script: none of the three below
+        return []
     findings = []
 
     def add(rule, level, message, help_text, **flags):
@@ -168,10 +171,11 @@ def _squawk_finding(item: SquawkFinding, statement, line: int, column: int, poli
         message = f"squawk could not check this statement: {item.message}"
         return Finding(item.rule, "warning", message, item.help, index, line, column, "squawk")
     blocking = item.rule in policy.blocking
-    level = "error" if blocking else "warning"
-    return Finding(
-        item.rule, level, item.message, item.help, index, line, column, "squawk", blocking=blocking
-    )
+    return frozen_instance(  # Finding(...), thousands of times for a long script
+        Finding, rule=item.rule, level="error" if blocking else "warning", message=item.message, help=item.help,
+        statement_index=index, line=line, column=column, source="squawk", blocking=blocking,
+        needs_acknowledgement=False,
+    )  # fmt: skip
 
 
 def _char_column(line_text: str, byte_column: int) -> int:

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 from pglast import parser as pg_parser
 
+from .fast import frozen_instance
+
 
 class SqlSyntaxError(ValueError):
     """The script does not parse; `line` and `column` (1-based) locate the error in the whole script."""
@@ -60,8 +62,11 @@ class LineIndex:
         return self.starts[line - 1] + max(column - 1, 0)
 
 
-def split_sql(sql: str) -> list[Piece]:
-    """The statements of `sql`; raises SqlSyntaxError at the right place when it does not parse."""
+def split_sql(sql: str, record: type = Piece) -> list:
+    """The statements of `sql`; raises SqlSyntaxError at the right place when it does not parse.
+
+    `record`: the frozen dataclass each statement becomes (Piece; plan.Statement builds its own directly).
+    """
     lines = LineIndex(sql)
     try:
         slices = pg_parser.split(sql, with_parser=True, only_slices=True)
@@ -73,7 +78,11 @@ def split_sql(sql: str) -> list[Piece]:
     pieces = []
     for span in slices:
         line, column = lines.locate(span.start)
-        pieces.append(Piece(len(pieces), sql[span], span.start, line, column))
+        pieces.append(  # record(...), without the frozen __init__'s cost
+            frozen_instance(
+                record, index=len(pieces), text=sql[span], offset=span.start, line=line, column=column
+            )
+        )
     return pieces
 
 

@@ -5,9 +5,9 @@ with the step's history row); each non-transactional statement is a step of its 
 """
 
 from dataclasses import dataclass
-from functools import cached_property
 
-from .classify import ConcurrentIndex, Facts, RelationName, classify, may_matter, relations_of
+from .classify import ConcurrentIndex, Facts, RelationName, classify, relations_of, statements_that_may_matter
+from .fast import frozen_instance, lazy
 from .parse import checksum, parse_tree, parse_trees, split_sql
 
 
@@ -24,24 +24,21 @@ class Statement:
     line: int  # 1-based line where it starts in the whole script
     column: int
     offset: int  # character offset in the whole script
+    may_matter: bool = True  # False: its words show it runs in a transaction, is allowed and harmless
 
     @property
     def number(self) -> int:
         """1-based, as people count statements."""
         return self.index + 1
 
-    @cached_property
+    @lazy
     def tree(self) -> tuple[str, dict]:
         """(node name, fields) from libpg_query's JSON parse tree."""
         return parse_tree(self.text)
 
-    @cached_property
+    @lazy
     def facts(self) -> Facts:
         return classify(*self.tree)
-
-    @cached_property
-    def _may_matter(self) -> bool:
-        return may_matter(self.text)
 
     @property
     def kind(self) -> str:
@@ -50,15 +47,15 @@ class Statement:
     @property
     def non_transactional(self) -> str | None:
         """Why it must run outside a transaction block (None: it runs inside one)."""
-        return self.facts.non_transactional if self._may_matter else None
+        return self.facts.non_transactional if self.may_matter else None
 
     @property
     def refused(self) -> str | None:
-        return self.facts.refused if self._may_matter else None
+        return self.facts.refused if self.may_matter else None
 
     @property
     def destructive(self) -> str | None:
-        return self.facts.destructive if self._may_matter else None
+        return self.facts.destructive if self.may_matter else None
 
     @property
     def transactional(self) -> bool:
@@ -70,9 +67,9 @@ class Statement:
 
     @property
     def concurrent_index(self) -> ConcurrentIndex | None:
-        return self.facts.concurrent_index if self._may_matter else None
+        return self.facts.concurrent_index if self.may_matter else None
 
-    @cached_property
+    @lazy
     def relations(self) -> tuple[RelationName, ...]:
         """Existing relations it reads, changes or drops (schema-qualified when the SQL qualifies them)."""
         return relations_of(*self.tree)
@@ -123,29 +120,39 @@ class Plan:
 def group_steps(statements: tuple[Statement, ...]) -> tuple[Step, ...]:
     steps: list[Step] = []
     batch: list[Statement] = []
+
+    def add(members: tuple[Statement, ...], transactional: bool) -> None:
+        steps.append(
+            frozen_instance(Step, number=len(steps) + 1, statements=members, transactional=transactional)
+        )
+
     for statement in statements:
         if statement.transactional:
             batch.append(statement)
             continue
         if batch:
-            steps.append(Step(len(steps) + 1, tuple(batch), True))
+            add(tuple(batch), True)
             batch = []
-        steps.append(Step(len(steps) + 1, (statement,), False))
+        add((statement,), False)
     if batch:
-        steps.append(Step(len(steps) + 1, tuple(batch), True))
+        add(tuple(batch), True)
     return tuple(steps)
 
 
 def _read_trees_together(statements: list[Statement]) -> None:
     """Parse the statements lint must look into in one parser call, filling their cached `tree`."""
     for statement, tree in zip(statements, parse_trees([s.text for s in statements]), strict=True):
-        statement.__dict__["tree"] = tree  # where functools.cached_property keeps its value
+        statement.__dict__["tree"] = tree  # where `lazy` keeps its value
 
 
 def build_plan(sql: str) -> Plan:
     """Parse and group `sql`; raises parse.SqlSyntaxError when it does not parse, ValueError when empty."""
-    statements = tuple(Statement(p.index, p.text, p.line, p.column, p.offset) for p in split_sql(sql))
-    _read_trees_together([s for s in statements if s._may_matter])
+    statements = tuple(split_sql(sql, record=Statement))
+    matter = statements_that_may_matter(sql, [s.offset for s in statements])
+    for statement in statements:  # not yet seen by anyone; may_matter defaults to True
+        if statement.index not in matter:
+            statement.__dict__["may_matter"] = False
+    _read_trees_together([s for s in statements if s.may_matter])
     if not statements:
         raise ValueError("The migration has no statements.")
     return Plan(sql=sql, checksum=checksum(sql), statements=statements, steps=group_steps(statements))

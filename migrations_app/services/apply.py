@@ -12,6 +12,7 @@ history table: applied, partly applied (steps i-j of n) or not applied, never ru
 
 import logging
 import threading
+import time
 
 import psycopg
 from django.db import connection
@@ -23,7 +24,6 @@ from dashboard.models import Outcome, SnapshotSource, TaskRun, TaskStatus
 from dashboard.neon.state import compute_is_idle
 from dashboard.schema.tasks import request_snapshot
 from dashboard.targets.connect import TargetError
-from dashboard.targets.urls import InvalidURL
 from dashboard.taskruns import lifecycle as taskruns
 from migrations_app.engine import apply as engine_apply
 from migrations_app.engine import history
@@ -152,17 +152,18 @@ def run_apply(task_run: TaskRun) -> None:
     req.state = RequestState.APPLYING
     req.save(update_fields=["state"])
     taskruns.heartbeat(task_run, "Connecting to the target (direct connection)")
+    applied = None
     try:
-        conn = target.connect_url(target.request_url(req), policy)
-    except (TargetError, InvalidURL) as exc:
-        _end(task_run, run, ApplyOutcome.NOT_APPLIED, f"{exc.message if hasattr(exc, 'message') else exc} Nothing was applied.")  # fmt: skip
-        return
-    try:
-        with conn, Watch(task_run, run.pk) as watch:
-            result, before, after = _apply_with_schema(conn, plan, run, policy, task_run, watch)
+        with target.open_request_target(req, policy) as opened, Watch(task_run, run.pk) as watch:
+            applied = _apply_with_schema(opened.conn, plan, run, policy, task_run, watch)
     except engine_apply.ApplyRefused as exc:
         _end(task_run, run, ApplyOutcome.NOT_APPLIED, str(exc))
         return
+    except TargetError as exc:
+        if applied is None:  # connecting failed, or the session was lost before the engine answered
+            _connection_failed(task_run, run, exc.message)
+            return
+    result, before, after, waited = applied
     run.lsn_before = result.lsn_before or ""
     run.steps = _step_rows(plan, result)
     outcome = _outcome_of(result)
@@ -172,10 +173,20 @@ def run_apply(task_run: TaskRun) -> None:
             checksum=run.checksum, status=RehearsalStatus.SUCCEEDED
         ).first()
         run.diff_mismatch = target.diff_mismatch(rehearsal.diff if rehearsal else None, run.diff)
-    message = " ".join([result.message, *result.notes])
+    message = " ".join([*waited, result.message, *result.notes])
     _end(task_run, run, outcome, message)
     if result.steps_applied:
         request_snapshot(project, user=run.started_by, source=SnapshotSource.CHANGE, branch_id=req.branch_id)
+
+
+def _connection_failed(task_run: TaskRun, run: ApplyRun, message: str) -> None:
+    """Before the engine started nothing was sent; after, the target's own history says what stuck."""
+    if run.time_before is None:
+        _end(task_run, run, ApplyOutcome.NOT_APPLIED, f"{message} Nothing was applied.")
+    elif settle_from_history(run, message):
+        taskruns.fail(task_run, run.message, result={"outcome": run.outcome})
+    else:  # still "running": the reconciler settles it once the target answers again
+        taskruns.fail(task_run, message)
 
 
 def _apply_with_schema(conn, plan, run: ApplyRun, policy, task_run, watch: Watch):
@@ -184,8 +195,11 @@ def _apply_with_schema(conn, plan, run: ApplyRun, policy, task_run, watch: Watch
     run.time_before = timezone.now()
     run.save(update_fields=["time_before"])
 
+    waits = WaitNotes()
+
     def on_progress(progress) -> None:
         taskruns.heartbeat(task_run, progress.message)
+        waits.see(progress)
 
     result = engine_apply.apply_migration(
         conn,
@@ -197,7 +211,26 @@ def _apply_with_schema(conn, plan, run: ApplyRun, policy, task_run, watch: Watch
         should_cancel=watch.cancel.is_set,
     )
     after = _schema_or_none(conn) if before is not None else None
-    return result, before, after
+    return result, before, after, waits.notes()
+
+
+class WaitNotes:
+    """Remembers a wait for another apply on the same database, so the run's message still says so."""
+
+    def __init__(self):
+        self.started, self.ended, self.why = None, None, ""
+
+    def see(self, progress) -> None:
+        if progress.event == engine_apply.WAITING_FOR_APPLY:
+            self.started, self.why = time.monotonic(), progress.message
+        elif self.started is not None and self.ended is None:
+            self.ended = time.monotonic()
+
+    def notes(self) -> list[str]:
+        if self.started is None:
+            return []
+        waited = (self.ended or time.monotonic()) - self.started
+        return [self.why.replace("Waiting for another apply", f"Waited {waited:.1f} s for another apply", 1)]
 
 
 def _schema_or_none(conn):
@@ -235,10 +268,10 @@ def settle_from_history(run: ApplyRun, why: str) -> bool:
     policy = ProjectMigrationPolicy.for_project(req.project)
     total = run.steps_total or len(run.revision.steps) or None
     try:
-        with target.connect_url(target.request_url(req), policy) as conn:
-            recorded = history.read_history(conn, target.migration_id(run.revision), steps_total=total)
-    except (TargetError, InvalidURL, psycopg.Error) as exc:
-        run.message = f"{why} The target's history could not be read ({getattr(exc, 'message', type(exc).__name__)}); retrying later."
+        with target.open_request_target(req, policy) as opened:
+            recorded = history.read_history(opened.conn, target.migration_id(run.revision), steps_total=total)
+    except TargetError as exc:
+        run.message = f"{why} The target's history could not be read ({exc.message}); retrying later."
         run.save(update_fields=["message"])
         return False
     outcome = {

@@ -8,7 +8,6 @@ the schema snapshot); otherwise the rehearsal says why none ran.
 """
 
 import uuid
-from urllib.parse import urlsplit
 
 import psycopg
 from django.conf import settings
@@ -22,7 +21,6 @@ from dashboard.neon.state import resolve_branch
 from dashboard.neon.sync import client_for
 from dashboard.schema.snapshots import latest_snapshot
 from dashboard.targets.connect import TargetError
-from dashboard.targets.urls import InvalidURL
 from dashboard.taskruns import lifecycle as taskruns
 from migrations_app.engine import rehearse as engine_rehearse
 from migrations_app.engine.apply import apply_migration
@@ -93,7 +91,7 @@ def run_rehearsal(task_run: TaskRun) -> None:
             _on_neon_branch(task_run, rehearsal, plan, policy)
         else:
             _in_transaction(task_run, rehearsal, plan, policy)
-    except (TargetError, InvalidURL, NeonAPIError) as exc:
+    except (TargetError, NeonAPIError) as exc:
         message = getattr(exc, "message", str(exc))
         _finish(rehearsal, RehearsalStatus.FAILED, reason=f"The rehearsal could not run: {message}")
         taskruns.fail(task_run, message)
@@ -150,7 +148,8 @@ def _in_transaction(task_run, rehearsal: Rehearsal, plan, policy) -> None:
         _finish(rehearsal, RehearsalStatus.SKIPPED, reason=f"No rehearsal ran: {decision.reason}")
         return
     taskruns.heartbeat(task_run, "Rehearsal: connecting to the target")
-    with target.connect_url(target.request_url(rehearsal.revision.request), policy) as conn:
+    with target.open_request_target(rehearsal.revision.request, policy) as opened:
+        conn = opened.conn
         # The engine's rehearse_in_transaction, with the schema read inside the same transaction.
         conn.execute(own("BEGIN"))
         try:
@@ -161,7 +160,8 @@ def _in_transaction(task_run, rehearsal: Rehearsal, plan, policy) -> None:
             )  # fmt: skip
             after = target.read_schema(conn) if result.ok else None
         finally:
-            conn.execute(own("ROLLBACK"))
+            if not conn.closed:  # a lost session rolled everything back already
+                conn.execute(own("ROLLBACK"))
     _store_result(rehearsal, result, before, after)
 
 
@@ -171,13 +171,10 @@ def _in_transaction(task_run, rehearsal: Rehearsal, plan, policy) -> None:
 def _parent_branch_id(project, req) -> str:
     branch = resolve_branch(project, req.branch_id or None)
     if branch is None:
-        raise InvalidURL("The target branch is unknown to the dashboard; sync the branches first.")
+        raise TargetError(
+            "The target branch is unknown to the dashboard; sync the branches first.", code="url"
+        )
     return branch.branch_id
-
-
-def _names_from(url: str) -> tuple[str, str]:
-    parts = urlsplit(url)
-    return (parts.path.lstrip("/") or "postgres"), (parts.username or "")
 
 
 def _on_neon_branch(task_run, rehearsal: Rehearsal, plan, policy) -> None:
@@ -185,7 +182,7 @@ def _on_neon_branch(task_run, rehearsal: Rehearsal, plan, policy) -> None:
     req = rehearsal.revision.request
     project = req.project
     pid = project.neon_project_id
-    database, role = _names_from(target.request_url(req))
+    database, role = target.request_names(req)
     with client_for(project) as client:
         taskruns.heartbeat(task_run, "Rehearsal: creating a temporary branch")
         name = f"rehearsal-{req.pk}-r{rehearsal.revision.number}-{uuid.uuid4().hex[:6]}"
@@ -213,12 +210,13 @@ def _delete_branch(client, pid: str, branch_id: str) -> None:
 
 def _apply_on_branch(task_run, rehearsal, plan, policy, url: str) -> None:
     taskruns.heartbeat(task_run, "Rehearsal: applying on the temporary branch")
-    with target.connect_url(url, policy) as conn:
+    with target.open_branch_url(url, policy) as opened:
+        conn = opened.conn
         before = target.read_schema(conn)
         result = apply_migration(
             conn, plan, migration_id=f"rehearsal-{rehearsal.pk}", checksum=plan.checksum,
             settings=target.apply_settings(policy, None), capture_effects=True, on_progress=_progress(task_run),
-            side_connect=lambda: target.connect_url(url, policy),
+            side_connect=lambda: target.side_connection(url, policy),
         )  # fmt: skip
         try:
             after = target.read_schema(conn) if result.ok else None

@@ -4,12 +4,11 @@ Migrations never use the pooler: session settings and the advisory apply lock ne
 """
 
 import psycopg
+from django.conf import settings
 
-# Dashboard code used here (import paths of today; the layout issue moves them).
-from dashboard.connections import direct_url, target_settings
+from dashboard.connections import connect_url, database_and_role, open_target, open_url
 from dashboard.introspection.diff import diff_catalogs
 from dashboard.introspection.schema import read_catalog
-from dashboard.targets.connect import connect
 from migrations_app.engine.apply import ApplySettings
 
 
@@ -22,20 +21,35 @@ def apply_settings(policy, user) -> ApplySettings:
     return ApplySettings(
         lock_timeout_ms=policy.lock_timeout_ms,
         statement_timeout_ms=policy.statement_timeout_ms,
+        max_lock_retries=settings.MIGRATION_LOCK_RETRIES,
+        retry_base_seconds=settings.MIGRATION_LOCK_RETRY_BASE_SECONDS,
         applied_by=user.get_username() if user is not None else "",
     )
 
 
-def connect_url(url: str, policy) -> psycopg.Connection:
-    """An autocommit session with the project's migration timeouts (cold starts retried)."""
-    cfg = target_settings(
-        url, statement_timeout_ms=policy.statement_timeout_ms, lock_timeout_ms=policy.lock_timeout_ms
-    )
-    return connect(url, cfg).conn
+def _timeouts(policy) -> dict:
+    return {"statement_timeout_ms": policy.statement_timeout_ms, "lock_timeout_ms": policy.lock_timeout_ms}
 
 
-def request_url(req) -> str:
-    return direct_url(req.project, req.branch_id or None)
+def open_request_target(req, policy):
+    """The request's branch over its DIRECT URL: an autocommit session with the project's migration
+    timeouts (cold starts retried); every failure comes out as a TargetError (see open_target)."""
+    return open_target(req.project, req.branch_id or None, direct=True, **_timeouts(policy))
+
+
+def open_branch_url(url: str, policy):
+    """The same for a temporary branch whose URI came from the Neon API."""
+    return open_url(url, **_timeouts(policy))
+
+
+def side_connection(url: str, policy) -> psycopg.Connection:
+    """A second connection to `url` (lock sampling during non-transactional statements)."""
+    return connect_url(url, **_timeouts(policy))
+
+
+def request_names(req) -> tuple[str, str]:
+    """(database, role) of the request's branch: a temporary branch of it is reached with the same."""
+    return database_and_role(req.project, req.branch_id or None)
 
 
 def read_schema(conn: psycopg.Connection):

@@ -7,6 +7,7 @@ import pytest
 from dashboard.targets.connect import TargetSettings, connect
 from migrations_app.engine.apply import ApplySettings, apply_migration
 from migrations_app.engine.plan import build_plan
+from tests.neon.conftest import neon_project, neon_settings, neon_standin, neon_worker, standin_db  # noqa: F401
 from tests.support import pg
 from tests.support.browser import browser_type_launch_args, login  # noqa: F401  (Chromium for browser tests)
 

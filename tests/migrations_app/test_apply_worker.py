@@ -14,20 +14,11 @@ from migrations_app.models import ApplyRun, MigrationRequest
 from migrations_app.services import workflow
 from tests.conftest import wait_until
 from tests.migrations_app.workflow_support import draft, page
-from tests.neon import conftest as neon_fixtures
 from tests.neon.conftest import STANDIN_PROJECT
 from tests.neon.test_sync import client_for_standin, suspend
 from tests.support import pg
 
 pytestmark = pytest.mark.worker
-
-# The Neon area's stand-in fixtures, used here as they are.
-neon_standin, neon_settings = neon_fixtures.neon_standin, neon_fixtures.neon_settings
-neon_project, standin_db, neon_worker = (
-    neon_fixtures.neon_project,
-    neon_fixtures.standin_db,
-    neon_fixtures.neon_worker,
-)
 
 
 def table_names(dbname: str) -> list[str]:

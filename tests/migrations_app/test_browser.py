@@ -29,10 +29,14 @@ def test_engineer_drafts_admin_approves_engineer_applies(
     page.fill("#id_sql", SQL)
     page.get_by_role("button", name="Submit for lint and rehearsal").click()
     expect(page.locator("#statement-1")).to_contain_text("ALTER TABLE customer ADD COLUMN loyalty_points")
-    # The rehearsal runs on the worker; the page polls until its report is in.
+    page.evaluate("window.stillTheSamePage = true")  # gone if the page reloaded
+    # The rehearsal runs on the worker; the page polls until its report is in, then swaps in the rest.
     expect(page.locator("#rehearsal-status")).to_have_text("Succeeded", timeout=30_000)
     expect(page.locator("#rehearsal-report")).to_contain_text("AccessExclusiveLock")
     expect(page.locator("#request-state")).to_have_text("Awaiting approval")
+    expect(page.locator("#statement-1 .rehearsed")).to_contain_text("AccessExclusiveLock")
+    expect(page.locator("#statement-2 .rehearsed")).to_contain_text("2 rows")
+    assert page.evaluate("window.stillTheSamePage === true")
     page.context.clear_cookies()
 
     page = login("admin")

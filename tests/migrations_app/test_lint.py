@@ -3,6 +3,7 @@
 import pytest
 
 from migrations_app.engine.lint import RulePolicy, lint_sql
+from migrations_app.engine.squawk import SquawkError, parse_report
 
 SQL = (
     "CREATE TABLE orders (id bigint PRIMARY KEY, note text);\n"  # statement 0
@@ -108,3 +109,18 @@ def test_hostile_names_and_unicode_keep_positions_right():
     # squawk counts bytes; the column we give counts characters: "ADD" starts at character 28.
     assert finding.column == 28
     assert sql.split("\n")[1][finding.column - 1 :].startswith("ADD")
+
+
+def test_a_squawk_report_is_read_and_a_broken_one_says_what_squawk_said():
+    assert parse_report("[]", "", 0) == []
+    [finding] = parse_report(
+        '[{"rule_name": "ban-drop-table", "level": "Warning", "message": "é", "help": null, '
+        '"line": 2, "column": 0}]',
+        "",
+        1,
+    )
+    assert (finding.rule, finding.message, finding.line, finding.column) == ("ban-drop-table", "é", 2, 0)
+    with pytest.raises(SquawkError, match="squawk failed: error: unknown rule"):
+        parse_report("", "error: unknown rule\nmore", 2)
+    with pytest.raises(SquawkError, match="squawk failed: not json"):
+        parse_report("not json", "", 2)

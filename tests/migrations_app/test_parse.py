@@ -2,7 +2,7 @@
 
 import pytest
 
-from migrations_app.engine.classify import RelationName
+from migrations_app.engine.classify import RelationName, may_matter, statements_that_may_matter
 from migrations_app.engine.parse import SqlSyntaxError, checksum, split_sql
 from migrations_app.engine.plan import build_plan
 
@@ -171,3 +171,36 @@ def test_hostile_names_survive_splitting():
 def test_an_empty_script_is_refused():
     with pytest.raises(ValueError, match="no statements"):
         build_plan("-- nothing here\n")
+
+
+KEYWORD_SCRIPT = """-- drop everything? no: a comment after nothing
+CREATE TABLE dropped_items (id bigint, "update" text, prepared_at timestamptz);
+INSERT INTO dropped_items VALUES (1, 'drop table x; vacuum', now());
+CREATE INDEX CONCURRENTLY dropped_items_id ON dropped_items (id);
+/* begin */ ALTER TABLE dropped_items ADD COLUMN end_at date;
+UPDATE dropped_items SET "update" = 'x';
+COMMENT ON TABLE dropped_items IS 'rollback_plan';  -- truncate later
+SELECT 1 AS prepare_x, 2 AS x_type;
+DELETE FROM dropped_items WHERE id = 1;
+SELECT 'İstanbul'
+"""
+
+
+@pytest.mark.parametrize("sql", [KEYWORD_SCRIPT, KEYWORD_SCRIPT.replace("İstanbul", "Istanbul")])
+def test_the_one_pass_keyword_scan_finds_every_statement_the_per_statement_check_finds(sql):
+    """The whole-script scan may mark a statement too many (a keyword in a comment after it), never one too few."""
+    pieces = split_sql(sql)
+    per_statement = {p.index for p in pieces if may_matter(p.text)}
+    one_pass = statements_that_may_matter(sql, [p.offset for p in pieces])
+    assert per_statement <= one_pass
+    assert one_pass - per_statement <= {5}  # "-- truncate later" follows statement 6 (index 5)
+    # Quoted words count (cheap to parse one more); words inside other words and names do not.
+    assert per_statement == {0, 1, 2, 4, 7}
+
+
+def test_statements_without_keywords_are_not_parsed_for_lint_and_still_classified_when_asked():
+    plan = build_plan("CREATE TABLE t (id int);\nDROP TABLE t;")
+    first, second = plan.statements
+    assert not first.may_matter and "tree" not in first.__dict__  # lint never needed its tree
+    assert second.may_matter and second.destructive.startswith("drops table t")
+    assert first.kind == "CreateStmt"  # read on demand

@@ -10,13 +10,10 @@ from dashboard.taskruns import lifecycle as taskruns
 from migrations_app.models import ProjectMigrationPolicy
 from migrations_app.services import rehearse, workflow
 from tests.migrations_app.workflow_support import draft, page
-from tests.neon import conftest as neon_fixtures
 from tests.neon.conftest import STANDIN_PROJECT
 from tests.support import pg
 
 pytestmark = pytest.mark.django_db
-neon_standin, neon_settings = neon_fixtures.neon_standin, neon_fixtures.neon_settings
-neon_project, standin_db = neon_fixtures.neon_project, neon_fixtures.standin_db
 
 REWRITE = (
     "ALTER TABLE small ADD COLUMN c int DEFAULT (random() * 10)::int;\nUPDATE small SET id = id WHERE id < 3;"
@@ -118,3 +115,28 @@ def test_a_failed_neon_rehearsal_still_deletes_its_branch(client_for, neon_proje
     assert "Statement 2 (line 2) failed" in rehearsal.reason and "no_such" in rehearsal.reason
     assert not [n for n in branch_names(neon_standin) if n.startswith("rehearsal-")]
     assert "The rehearsal failed" in page(client_for("admin"), req)
+
+
+def test_a_session_lost_during_a_plain_rehearsal_is_a_clear_rehearsal_failure(
+    client_for, project, users, small_table, target_db
+):
+    sql = "UPDATE small SET id = id WHERE id < 3;\nSELECT pg_terminate_backend(pg_backend_pid());"
+    req = draft(project, users["engineer"], sql=sql, title="Loses its session")
+    rehearsal = run_rehearsal(req)
+    assert rehearsal.status == "failed"
+    assert "Statement 2 (line 2) failed" in rehearsal.reason
+    assert "unexpected error" not in rehearsal.reason and "unexpected error" not in rehearsal.task_run.error
+    assert "Statement 2 (line 2) failed" in page(client_for("viewer"), req)
+    with pg.admin_connect(target_db) as conn:
+        assert conn.execute("SELECT to_regnamespace('neon_ops')").fetchone()[0] is None
+
+
+def test_a_neon_rehearsal_whose_target_branch_is_unknown_says_so(neon_project, users, neon_standin):
+    sync_project(neon_project)
+    req = draft(neon_project, users["engineer"], sql="ALTER TABLE film ADD COLUMN x int;", title="X")
+    req.branch_id = "br-gone-0000"
+    req.save(update_fields=["branch_id"])
+    rehearsal = run_rehearsal(req)
+    assert rehearsal.status == "failed"
+    assert rehearsal.reason.startswith("The rehearsal could not run: ")
+    assert "unknown to the dashboard; sync the branches first." in rehearsal.reason

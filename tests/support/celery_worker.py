@@ -25,22 +25,30 @@ def worker_env() -> dict:
     return {**os.environ, "DJANGO_SETTINGS_MODULE": "config.test_settings", "DATABASE_URL": url}
 
 
-def wait_for_worker(proc: subprocess.Popen, timeout: float = 30.0) -> None:
+def wait_for_worker(proc: subprocess.Popen, timeout: float = 30.0, node: str | None = None) -> None:
     from config.celery import app
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"Celery worker exited with code {proc.returncode}")
-        if app.control.ping(timeout=0.5):
+        if app.control.ping(timeout=0.5, destination=[node] if node else None):
             return
     raise RuntimeError(f"Celery worker did not answer a ping within {timeout:.0f} s")
 
 
-def start_worker(concurrency: int = 1) -> subprocess.Popen:
-    """One worker; with concurrency > 1 it runs that many tasks at once (thread pool)."""
+def flush_broker() -> None:
+    """Drop whatever earlier tests left queued in the test Redis database."""
     redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()
+
+
+def start_worker(concurrency: int = 1, *, name: str = "test", flush: bool = True) -> subprocess.Popen:
+    """One worker; with concurrency > 1 it runs that many tasks at once (thread pool). A second worker
+    needs its own `name`; flush=False keeps what is queued (tasks sent before it started)."""
+    if flush:
+        flush_broker()
     pool = ["--pool=solo"] if concurrency == 1 else ["--pool=threads", f"--concurrency={concurrency}"]
+    node = f"{name}-{os.getpid()}@{socket.gethostname()}"
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -55,13 +63,13 @@ def start_worker(concurrency: int = 1) -> subprocess.Popen:
             "--without-mingle",
             "--without-gossip",
             "-n",
-            f"test-{os.getpid()}@%h",
+            node,
         ],
         cwd=ROOT,
         env=worker_env(),
     )
     try:
-        wait_for_worker(proc)
+        wait_for_worker(proc, node=node)
     except Exception:
         proc.kill()
         raise

@@ -21,8 +21,11 @@ real effects:
 - tests can make it answer 429/423/5xx or be slow (`fail_next`, `slow`, or
   POST /_standin/faults).
 
-Limits: `parent_timestamp` and `source_timestamp` are validated and recorded
-but the copy is of the current data (no point-in-time history locally);
+Limits: the local server keeps no history per database, so a branch restored onto
+itself (`source_lsn` / `source_timestamp`) goes back to the latest history point at or
+before it that a test recorded (`record_history_point(project, branch)` keeps a copy at
+the server's current LSN and time), and keeps its current data when there is none;
+`parent_timestamp` is validated and recorded but a new branch copies current data;
 pooled and direct URIs point at the same local server (no PgBouncer).
 
 Run: NEON_STANDIN_DB_URL=postgresql://postgres:postgres@127.0.0.1:54320/postgres \

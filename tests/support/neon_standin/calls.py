@@ -3,12 +3,55 @@
 import difflib
 from datetime import UTC, datetime
 
-from .common import DEFAULT_SUSPEND_TIMEOUT, APIError, now_iso, parse_timestamp
+from .common import DEFAULT_SUSPEND_TIMEOUT, APIError, lsn_number, now_iso, parse_timestamp
 from .state import StandInState
 
 
 class StandIn(StandInState):
     """The stand-in: its state (StandInState) and what each mutating API call does."""
+
+    # --- point-in-time history (a test control) ---------------------------------------------
+
+    def record_history_point(self, project_id: str, branch_id: str) -> dict:
+        """Keep a copy of the branch as it is now, at the server's current LSN and time.
+
+        The local server keeps no history per database, so a restore to an earlier LSN or time
+        goes back to the latest point recorded at or before it; tests record the points they need.
+        """
+        branch = self.branch(project_id, branch_id)
+        with self.lock:
+            copy = f"{branch['standin_database']}__h{self._next_seq()}"
+        self.server.clone(branch["standin_database"], copy)
+        point = {
+            "branch_id": branch_id,
+            "database": copy,
+            "lsn": self.server.current_lsn(),
+            "time": now_iso(),
+        }
+        with self.lock:
+            self.state.setdefault("history", []).append(point)
+            self._save()
+        return point
+
+    def _history_point(self, branch_id: str, lsn: str | None, timestamp: str | None) -> dict | None:
+        """The latest point of the branch at or before the LSN (or time) asked for."""
+        points = [p for p in self.state.get("history", []) if p["branch_id"] == branch_id]
+        if lsn:
+            wanted = lsn_number(lsn)
+            points = [p for p in points if lsn_number(p["lsn"]) <= wanted]
+        elif timestamp:
+            wanted_time = parse_timestamp(timestamp)
+            points = [p for p in points if parse_timestamp(p["time"]) <= wanted_time]
+        else:
+            return None
+        return max(points, key=lambda p: lsn_number(p["lsn"]), default=None)
+
+    def _drop_history(self, branch_id: str) -> None:
+        with self.lock:
+            points = [p for p in self.state.get("history", []) if p["branch_id"] == branch_id]
+            self.state["history"] = [p for p in self.state.get("history", []) if p["branch_id"] != branch_id]
+        for point in points:
+            self.server.drop(point["database"])
 
     # --- API calls -------------------------------------------------------------------------
 
@@ -81,6 +124,7 @@ class StandIn(StandInState):
 
         def work():
             self.server.drop(branch["standin_database"])
+            self._drop_history(branch_id)
             with self.lock:
                 for endpoint in endpoints:
                     self.state["endpoints"].pop(endpoint["id"], None)
@@ -103,7 +147,17 @@ class StandIn(StandInState):
                     parse_timestamp(str(body[key]))
                 except ValueError:
                     raise APIError(400, f"{key} must be an RFC 3339 timestamp") from None
+        if body.get("source_lsn"):
+            try:
+                lsn_number(body["source_lsn"])
+            except ValueError:
+                raise APIError(400, "source_lsn must be an LSN such as 0/16B3748") from None
         self._check_no_running_operation(project_id)
+        point = (
+            self._history_point(branch_id, body.get("source_lsn"), body.get("source_timestamp"))
+            if source_id == branch_id
+            else None
+        )
         preserve = str(body.get("preserve_under_name") or "").strip()
         endpoints = self.endpoints_of(project_id, branch_id)
         operations = [self._new_operation(project_id, "restore_branch", branch_id=branch_id)]
@@ -121,9 +175,12 @@ class StandIn(StandInState):
                     backup.update(current_state="ready", pending_state=None, parent_id=branch["parent_id"])
                 self.server.rename(database, backup["standin_database"])
                 if source_id == branch_id:
-                    source_database = backup["standin_database"]
+                    source_database = point["database"] if point else backup["standin_database"]
+            elif point is not None:
+                self.server.drop(database)
+                source_database = point["database"]
             elif source_id == branch_id:
-                # No history locally: restoring a branch to its own past keeps its current data.
+                # No history point recorded at or before that LSN/time: the current data stays.
                 source_database = None
                 with self.server.connect() as conn:
                     self.server.terminate_sessions(conn, database)

@@ -23,3 +23,11 @@ class APIError(Exception):
         self.status = status
         self.message = message
         self.code = code
+
+
+def lsn_number(lsn: str) -> int:
+    """A WAL position "X/Y" as one comparable number; ValueError when it is not one."""
+    high, slash, low = str(lsn).partition("/")
+    if not slash:
+        raise ValueError(f"not an LSN: {lsn!r}")
+    return (int(high, 16) << 32) + int(low, 16)

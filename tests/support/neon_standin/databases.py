@@ -96,6 +96,10 @@ class LocalServer:
                 if was_allowed:
                     self.set_allow_connections(conn, source, True)
 
+    def current_lsn(self) -> str:
+        with self.connect() as conn:
+            return conn.execute("SELECT pg_current_wal_lsn()::text").fetchone()[0]
+
     def copy_schema(self, source: str, target: str) -> None:
         """A new database with the source's schema and no data (Neon's init_source=schema-only)."""
         schema = self.schema_dump(source)
