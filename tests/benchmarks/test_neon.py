@@ -59,7 +59,8 @@ def test_a_run_goes_to_a_temporary_branch_that_is_deleted_afterwards(client_for,
 
 
 def test_the_temporary_branch_is_deleted_after_a_failure_too(client_for, synced, neon_standin, settings):
-    settings.BENCHMARK_SETUP_TIMEOUT_MS = 1  # a million accounts (scale 10) never load in 1 ms: the set-up fails
+    # A million accounts (scale 10) never load in 1 ms: the set-up fails.
+    settings.BENCHMARK_SETUP_TIMEOUT_MS = 1
     run = run_here(start(client_for("engineer"), scale="10"))
     assert run.status == "failed" and "statement timeout" in run.error
     assert run.task_run.status == "failed"
