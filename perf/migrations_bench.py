@@ -22,11 +22,10 @@ import tempfile
 import time
 from pathlib import Path
 
-import psycopg
-from psycopg import sql as pgsql
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from local_server import recreate_database, server  # noqa: E402
 
 from dashboard.demo.local_pg import pg_tool  # noqa: E402
 from dashboard.targets.connect import TargetSettings, connect  # noqa: E402
@@ -38,21 +37,8 @@ from migrations_app.engine.squawk import squawk_command  # noqa: E402
 TARGET_DB = "migrations_bench_target"
 
 
-def server() -> dict:
-    return {
-        "host": "127.0.0.1",
-        "port": int(os.environ.get("LOCAL_PG_PORT", "54320")),
-        "user": "postgres",
-        "password": os.environ.get("LOCAL_PG_PASSWORD", "postgres"),
-    }
-
-
 def recreate_target() -> str:
-    s = server()
-    with psycopg.connect(**s, dbname="postgres", autocommit=True) as conn:
-        conn.execute(pgsql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(pgsql.Identifier(TARGET_DB)))
-        conn.execute(pgsql.SQL("CREATE DATABASE {}").format(pgsql.Identifier(TARGET_DB)))
-    return f"postgresql://{s['user']}:{s['password']}@{s['host']}:{s['port']}/{TARGET_DB}"
+    return recreate_database(TARGET_DB)
 
 
 def psql_path() -> str:

@@ -27,10 +27,11 @@ import sys
 from pathlib import Path
 
 import psycopg
-from psycopg import sql
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from local_server import drop_database, recreate_database, server  # noqa: E402
 
 from dashboard.benchmarks.engine.connection import ConnectionSettings  # noqa: E402
 from dashboard.benchmarks.engine.runner import RunConfig, run  # noqa: E402
@@ -40,23 +41,11 @@ from dashboard.demo.local_pg import pg_tool  # noqa: E402
 DATABASE = "runner_bench"
 
 
-def server() -> dict:
-    return {
-        "host": "127.0.0.1",
-        "port": int(os.environ.get("LOCAL_PG_PORT", "54320")),
-        "user": "postgres",
-        "password": os.environ.get("LOCAL_PG_PASSWORD", "postgres"),
-    }
-
-
 def prepare_database() -> str:
-    s = server()
-    with psycopg.connect(**s, dbname="postgres", autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(DATABASE)))
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DATABASE)))
-    with psycopg.connect(**s, dbname=DATABASE, autocommit=True) as conn:
+    url = recreate_database(DATABASE)
+    with psycopg.connect(url, autocommit=True) as conn:
         initialise(conn, scale=1)
-    return f"postgresql://{s['user']}:{s['password']}@{s['host']}:{s['port']}/{DATABASE}"
+    return url
 
 
 def run_pgbench(clients: int, threads: int, seconds: int) -> tuple[float, float]:
@@ -124,8 +113,7 @@ def main() -> None:
     print(f"RATIO runner tps 1 client vs pgbench: {median['tps1']:.2f}x (target >= 0.75x)")
     print(f"RATIO runner tps 8 clients vs pgbench: {median['tps8']:.2f}x (target >= 0.6x)")
     print(f"RATIO runner p50 1 client vs pgbench avg latency: {median['p50']:.2f}x (target <= 1.3x)")
-    with psycopg.connect(**server(), dbname="postgres", autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(DATABASE)))
+    drop_database(DATABASE)
 
 
 if __name__ == "__main__":
