@@ -299,6 +299,8 @@ BENCHMARK_MAX_CLIENTS = env_int("BENCHMARK_MAX_CLIENTS", 32, minimum=1)
 BENCHMARK_MAX_DURATION_SECONDS = env_int("BENCHMARK_MAX_DURATION_SECONDS", 600, minimum=1)
 BENCHMARK_MAX_SCALE = env_int("BENCHMARK_MAX_SCALE", 10, minimum=1)
 BENCHMARK_MAX_COLD_STARTS = env_int("BENCHMARK_MAX_COLD_STARTS", 10, minimum=1)
+# A series runs A, B, A, B ... N times each (at least 2 each, so the comparison has two samples a side).
+BENCHMARK_MAX_SERIES_REPETITIONS = env_int("BENCHMARK_MAX_SERIES_REPETITIONS", 10, minimum=2)
 # statement_timeout of benchmark statements and of pgbench's table set-up on the target.
 BENCHMARK_STATEMENT_TIMEOUT_MS = env_int("BENCHMARK_STATEMENT_TIMEOUT_MS", 30000, minimum=100)
 BENCHMARK_SETUP_TIMEOUT_MS = env_int("BENCHMARK_SETUP_TIMEOUT_MS", 300000, minimum=1000)

@@ -12,7 +12,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-__all__ = ["BenchmarkRun", "BenchmarkStatus", "Workload"]
+__all__ = ["BenchmarkRun", "BenchmarkSeries", "BenchmarkStatus", "Workload"]
 
 
 class Workload(models.TextChoices):
@@ -53,6 +53,10 @@ class BenchmarkRun(models.Model):
     target_key = models.CharField(max_length=64, blank=True, default="")
     workload = models.CharField(max_length=16, choices=Workload.choices)
     script = models.TextField(blank=True, default="")
+    # Several custom scripts (pgbench's -f file@W): the first is `script` with `script_weight`,
+    # the others [{"text": ..., "weight": ...}]; one script is drawn per transaction by weight.
+    script_weight = models.PositiveIntegerField(default=1)
+    extra_scripts = models.JSONField(default=list, blank=True)
     clients = models.PositiveIntegerField(default=1)
     duration_seconds = models.PositiveIntegerField(default=10)
     warmup_seconds = models.PositiveIntegerField(default=0)
@@ -76,6 +80,12 @@ class BenchmarkRun(models.Model):
     counterpart_of = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="counterparts"
     )
+    # One repetition of a series (A, B, A, B ...): its side and its number (1..N) on that side.
+    series = models.ForeignKey(
+        "BenchmarkSeries", null=True, blank=True, on_delete=models.SET_NULL, related_name="repetitions"
+    )
+    series_side = models.CharField(max_length=1, blank=True, default="")
+    series_number = models.PositiveIntegerField(null=True, blank=True)
     task_run = models.OneToOneField(
         "dashboard.TaskRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="benchmark"
     )
@@ -127,3 +137,102 @@ class BenchmarkRun(models.Model):
         if self.use_temporary_branch and self.project.is_neon:
             return f"a temporary branch of {where}"
         return where
+
+    @property
+    def custom_scripts(self) -> list[dict]:
+        """The custom scripts as [{"name", "text", "weight"}] ([] for a built-in workload)."""
+        if self.workload != Workload.CUSTOM:
+            return []
+        given = [{"text": self.script, "weight": self.script_weight}, *self.extra_scripts]
+        return [{"name": custom_script_name(n, len(given)), **s} for n, s in enumerate(given, start=1)]
+
+
+# The parameters a run starts with: what a counterpart or a series repetition copies.
+RUN_OPTIONS = ("workload", "script", "script_weight", "extra_scripts", "clients", "duration_seconds",
+               "warmup_seconds", "rate", "connection", "protocol", "reconnect", "scale", "repeats",
+               "use_temporary_branch", "wake_compute", "confirmed_default_branch_write")  # fmt: skip
+
+
+def run_options_of(benchmark: BenchmarkRun) -> dict:
+    return {name: getattr(benchmark, name) for name in RUN_OPTIONS}
+
+
+def new_run(project, user, options: dict, branch=None, **links) -> BenchmarkRun:
+    """An unsaved run with these parameters on `branch` (a NeonBranch; None on plain Postgres)."""
+    benchmark = BenchmarkRun(
+        project=project,
+        created_by=user,
+        branch_id=branch.branch_id if branch else "",
+        branch_name=branch.name if branch else "",
+        target_key=branch.branch_id if branch else "",
+        **{name: options[name] for name in RUN_OPTIONS if name in options},
+        **links,
+    )
+    if not project.is_neon:
+        benchmark.use_temporary_branch = False
+    return benchmark
+
+
+def custom_script_name(number: int, count: int) -> str:
+    """ "custom" for a lone script (as runs stored before weights had), "custom #2" among several."""
+    return "custom" if count == 1 else f"custom #{number}"
+
+
+SERIES_SIDES = ("A", "B")
+
+
+class BenchmarkSeries(models.Model):
+    """N interleaved repetitions A, B, A, B ... run one after another by one worker task.
+
+    A copies a run's parameters; B the same with one thing changed (pooled vs direct, the
+    parent branch) or another run's parameters. Each repetition is a normal BenchmarkRun
+    (its own temporary branch, its own page), linked here; the comparison takes one value
+    per repetition (engine.compare_repeats), so it needs no block bootstrap.
+    """
+
+    project = models.ForeignKey(
+        "dashboard.Project", on_delete=models.CASCADE, related_name="benchmark_series"
+    )
+    repetitions_each = models.PositiveIntegerField()  # N: A and B run N times each
+    differs_in = models.CharField(max_length=200)  # what B changes, for people: "direct instead of pooled"
+    # The runs whose parameters A and B copy (kept for the links; the copies below are what runs).
+    baseline = models.ForeignKey(
+        BenchmarkRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="series_as_a"
+    )
+    candidate = models.ForeignKey(
+        BenchmarkRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="series_as_b"
+    )
+    a_options = models.JSONField(default=dict)  # BenchmarkRun field values (services.RUN_OPTIONS)
+    b_options = models.JSONField(default=dict)
+    a_branch_id = models.CharField(max_length=64, blank=True, default="")
+    b_branch_id = models.CharField(max_length=64, blank=True, default="")
+    task_run = models.OneToOneField(
+        "dashboard.TaskRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="benchmark_series"
+    )
+    status = models.CharField(max_length=16, choices=BenchmarkStatus.choices, default=BenchmarkStatus.QUEUED)
+    phase = models.CharField(max_length=200, blank=True, default="")
+    cancel_requested = models.BooleanField(default=False)
+    error = models.TextField(blank=True, default="")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["project", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"Benchmark series #{self.pk}"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status not in ACTIVE_STATUSES
+
+    @property
+    def planned(self) -> list[tuple[str, int]]:
+        """The order the repetitions run in: (A, 1), (B, 1), (A, 2), (B, 2) ..."""
+        return [(side, n) for n in range(1, self.repetitions_each + 1) for side in SERIES_SIDES]
+
+    def target_keys(self) -> set[str]:
+        return {self.a_branch_id, self.b_branch_id}

@@ -7,6 +7,7 @@ running engine polls, or ends a queued run at once.
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from dashboard.benchmarks import isolation
@@ -15,9 +16,12 @@ from dashboard.benchmarks.execution import KIND
 from dashboard.benchmarks.models import (
     ACTIVE_STATUSES,
     BenchmarkRun,
+    BenchmarkSeries,
     BenchmarkStatus,
     Workload,
     needs_admin_confirmation,
+    new_run,
+    run_options_of,
 )
 from dashboard.benchmarks.tasks import run_benchmark
 from dashboard.common import audit
@@ -26,10 +30,8 @@ from dashboard.taskruns import lifecycle
 
 HARD_LIMIT_EXTRA_SECONDS = 120  # after the soft limit: time to stop workers and delete a temporary branch
 COLD_START_SECONDS_EACH = 90  # suspend, wait for idle, wake and connect, at most
-RUN_OPTIONS = ("workload", "script", "clients", "duration_seconds", "warmup_seconds", "rate", "connection",
-               "protocol", "reconnect", "scale", "repeats", "use_temporary_branch", "wake_compute",
-               "confirmed_default_branch_write")  # fmt: skip
 COUNTERPARTS = ("pooled-vs-direct", "parent-branch")
+METRICS = ("tps", "p50", "p99")
 
 
 class BenchmarkRefused(Exception):
@@ -49,9 +51,18 @@ def active_run(project, target_key: str) -> BenchmarkRun | None:
     ).first()
 
 
+def active_series(project, target_key: str) -> BenchmarkSeries | None:
+    """A queued or running series with a side on this target (it holds it between repetitions too)."""
+    return (
+        BenchmarkSeries.objects.filter(project=project, status__in=ACTIVE_STATUSES)
+        .filter(Q(a_branch_id=target_key) | Q(b_branch_id=target_key))
+        .first()
+    )
+
+
 def _busy_message(project, target_key: str) -> str:
-    running = active_run(project, target_key)
-    which = f" (run #{running.pk})" if running else ""
+    running, series = active_run(project, target_key), active_series(project, target_key)
+    which = f" (run #{running.pk})" if running else (f" (series #{series.pk})" if series else "")
     return (
         f"A benchmark is already queued or running on this target{which}: one benchmark per target at a "
         "time. Wait for it to finish or cancel it."
@@ -70,18 +81,7 @@ def time_limits(benchmark: BenchmarkRun) -> tuple[int, int]:
 
 def start_benchmark(project, user, options: dict, branch=None, counterpart_of=None) -> BenchmarkRun:
     """Create the run and queue it; BenchmarkRefused when its target already has an active run."""
-    values = {name: options[name] for name in RUN_OPTIONS if name in options}
-    benchmark = BenchmarkRun(
-        project=project,
-        created_by=user,
-        branch_id=branch.branch_id if branch else "",
-        branch_name=branch.name if branch else "",
-        target_key=branch.branch_id if branch else "",
-        counterpart_of=counterpart_of,
-        **values,
-    )
-    if not project.is_neon:
-        benchmark.use_temporary_branch = False
+    benchmark = new_run(project, user, options, branch, counterpart_of=counterpart_of)
     soft, hard = time_limits(benchmark)
     try:
         with transaction.atomic():
@@ -109,7 +109,7 @@ def refuse_unsafe_start(project, options: dict, branch) -> None:
     The worker checks the compute again before connecting (it may have suspended meanwhile).
     """
     target_key = branch.branch_id if branch else ""
-    if active_run(project, target_key) is not None:
+    if active_run(project, target_key) is not None or active_series(project, target_key) is not None:
         raise BenchmarkRefused(_busy_message(project, target_key))
     direct_on_neon = project.is_neon and not options.get("use_temporary_branch")
     cold_start = options.get("workload") == Workload.COLD_START
@@ -128,7 +128,7 @@ def refuse_unsafe_start(project, options: dict, branch) -> None:
 
 def counterpart_options(benchmark: BenchmarkRun, kind: str, *, is_admin: bool) -> tuple[dict, object]:
     """The same parameters with the connection flipped, or on the parent branch: (options, branch)."""
-    options = {name: getattr(benchmark, name) for name in RUN_OPTIONS}
+    options = run_options_of(benchmark)
     branch = isolation.chosen_branch(benchmark)
     if kind == "pooled-vs-direct":
         options["connection"] = "direct" if benchmark.connection == "pooled" else "pooled"
@@ -136,16 +136,21 @@ def counterpart_options(benchmark: BenchmarkRun, kind: str, *, is_admin: bool) -
         branch = isolation.parent_branch(benchmark.project, branch)
         if branch is None:
             raise BenchmarkRefused("This run's branch has no parent branch known to the dashboard.")
+    refuse_default_branch_write(options, branch, is_admin=is_admin, what="The counterpart")
+    return options, branch
+
+
+def refuse_default_branch_write(options: dict, branch, *, is_admin: bool, what: str) -> None:
+    """A copied run that writes to (or suspends) the default branch itself: only an admin who confirmed."""
     on_default = branch is not None and branch.is_default
     if needs_admin_confirmation(options["workload"], on_default_branch=on_default,
                                 use_temporary_branch=options["use_temporary_branch"]) and not (
         is_admin and options["confirmed_default_branch_write"]
     ):  # fmt: skip
         raise BenchmarkRefused(
-            "The counterpart would write to the default branch itself: an admin starts it from the form, "
+            f"{what} would write to the default branch itself: an admin starts it from the form, "
             "with the confirmation."
         )
-    return options, branch
 
 
 # --- cancelling ----------------------------------------------------------------------------
@@ -153,22 +158,27 @@ def counterpart_options(benchmark: BenchmarkRun, kind: str, *, is_admin: bool) -
 
 def request_cancel(benchmark: BenchmarkRun, user) -> str:
     """Cancel a queued run at once; ask a running one to stop (the engine stops within seconds)."""
-    now = timezone.now()
-    if BenchmarkRun.objects.filter(pk=benchmark.pk, status=BenchmarkStatus.QUEUED).update(
-        status=BenchmarkStatus.CANCELLED,
-        cancel_requested=True,
-        finished_at=now,
-        phase="Cancelled before it started",
-    ):
-        message = "The benchmark was cancelled before it started."
-    elif BenchmarkRun.objects.filter(pk=benchmark.pk, status=BenchmarkStatus.RUNNING).update(
-        cancel_requested=True, phase="Cancelling…"
-    ):
-        message = "Cancelling: the benchmark stops within a few seconds and cleans up."
-    else:
+    message = stop_run(benchmark)
+    if message is None:
         return "The benchmark had already ended."
     audit.record(user, "benchmark.cancel", project=benchmark.project, obj=benchmark)
     return message
+
+
+def stop_run(benchmark: BenchmarkRun) -> str | None:
+    """End a queued run, or flag a running one; None when it had already ended."""
+    if BenchmarkRun.objects.filter(pk=benchmark.pk, status=BenchmarkStatus.QUEUED).update(
+        status=BenchmarkStatus.CANCELLED,
+        cancel_requested=True,
+        finished_at=timezone.now(),
+        phase="Cancelled before it started",
+    ):
+        return "The benchmark was cancelled before it started."
+    if BenchmarkRun.objects.filter(pk=benchmark.pk, status=BenchmarkStatus.RUNNING).update(
+        cancel_requested=True, phase="Cancelling…"
+    ):
+        return "Cancelling: the benchmark stops within a few seconds and cleans up."
+    return None
 
 
 # --- reading results -----------------------------------------------------------------------
@@ -193,8 +203,6 @@ def compare(a: BenchmarkRun, b: BenchmarkRun) -> tuple[list, str]:
         return [], "Both runs need results of a pgbench-style workload (cold-start runs are not compared)."
     threshold = settings.BENCHMARK_SIGNIFICANCE_THRESHOLD
     try:
-        return [
-            compare_runs(first, second, metric, threshold=threshold) for metric in ("tps", "p50", "p99")
-        ], ""
+        return [compare_runs(first, second, metric, threshold=threshold) for metric in METRICS], ""
     except ValueError as exc:
         return [], f"These runs cannot be compared: {exc}."

@@ -7,6 +7,7 @@ they follow the requested duration); the decorator's limits are only the fallbac
 from celery import shared_task
 
 from dashboard.benchmarks.execution import execute_benchmark, fail_unexpectedly
+from dashboard.benchmarks.series_execution import end_series, execute_series
 from dashboard.taskruns import lifecycle
 
 
@@ -19,4 +20,19 @@ def run_benchmark(run_id: str) -> None:
             execute_benchmark,
             audit_action="benchmark.run",
             on_failure=lambda message: fail_unexpectedly(run, message),
+        )
+
+
+# --- series (A, B, A, B ...): one task runs every repetition through run_benchmark's body ---------
+
+
+@shared_task(name="benchmarks.series", soft_time_limit=3600, time_limit=3720)
+def run_series(run_id: str) -> None:
+    run = lifecycle.claim(run_id)
+    if run is not None:
+        lifecycle.execute(
+            run,
+            lambda task_run: execute_series(task_run, run_benchmark),
+            audit_action="benchmark.series_run",
+            on_failure=lambda message: end_series(run, message),
         )

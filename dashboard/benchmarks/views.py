@@ -12,12 +12,13 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from dashboard.benchmarks import charts, isolation, services
+from dashboard.benchmarks import charts, isolation, series, services
 from dashboard.benchmarks.engine import decode
-from dashboard.benchmarks.forms import BenchmarkForm
-from dashboard.benchmarks.models import BenchmarkRun
+from dashboard.benchmarks.forms import BenchmarkForm, SeriesForm
+from dashboard.benchmarks.models import BenchmarkRun, BenchmarkSeries
 from dashboard.common.access import get_project_for_user
 from dashboard.common.htmx import render_page, task_partial, wants_partial
 from dashboard.models import Role
@@ -29,7 +30,9 @@ def _benchmark_or_404(project, benchmark_id) -> BenchmarkRun:
         pk = int(benchmark_id)
     except (TypeError, ValueError):
         raise Http404("No such benchmark") from None
-    benchmark = BenchmarkRun.objects.filter(project=project, pk=pk).select_related("created_by").first()
+    benchmark = (
+        BenchmarkRun.objects.filter(project=project, pk=pk).select_related("created_by", "series").first()
+    )
     if benchmark is None:
         raise Http404("No such benchmark")
     return benchmark
@@ -41,7 +44,8 @@ def benchmark_list(request, slug):
     project, membership = get_project_for_user(request, slug)
     runs = BenchmarkRun.objects.filter(project=project).select_related("created_by")
     page = Paginator(runs, settings.BENCHMARK_RUNS_PER_PAGE).get_page(request.GET.get("page"))
-    context = {"project": project, "page": page, "runs": page.object_list,
+    series_list = BenchmarkSeries.objects.filter(project=project).select_related("created_by")[:10]
+    context = {"project": project, "page": page, "runs": page.object_list, "series_list": series_list,
                "can_run": membership.has_role(Role.ENGINEER)}  # fmt: skip
     return render(request, "benchmarks/list.html", context)
 
@@ -103,7 +107,16 @@ def _detail_context(project, membership, benchmark: BenchmarkRun) -> dict:
         "can_run": can_run,
         "can_compare_parent": bool(isolation.parent_branch(project, branch)),
         "counterparts": benchmark.counterparts.order_by("-created_at"),
+        "max_repetitions": settings.BENCHMARK_MAX_SERIES_REPETITIONS,
+        "scripts": _script_shares(result),
     }
+
+
+def _script_shares(result) -> list[dict]:
+    """Each script's weight and transactions (the engine counts them per script), with its share."""
+    scripts = result.scripts if result else []
+    total = sum(s["transactions"] for s in scripts) or 1
+    return [{**s, "share": 100 * s["transactions"] / total} for s in scripts]
 
 
 @login_required
@@ -188,10 +201,11 @@ def _compare_charts(a: BenchmarkRun, b: BenchmarkRun, first, second) -> list:
 @login_required
 @require_GET
 def benchmark_compare(request, slug):
-    project, _ = get_project_for_user(request, slug)
+    project, membership = get_project_for_user(request, slug)
     finished = BenchmarkRun.objects.filter(project=project, status="finished").exclude(workload="cold-start")
     context = {"project": project, "choices": finished[:100], "a": None, "b": None, "comparisons": [],
-               "problem": "", "charts": [],
+               "problem": "", "charts": [], "can_run": membership.has_role(Role.ENGINEER),
+               "max_repetitions": settings.BENCHMARK_MAX_SERIES_REPETITIONS,
                "threshold_percent": round(settings.BENCHMARK_SIGNIFICANCE_THRESHOLD * 100, 1)}  # fmt: skip
     if request.GET.get("a") and request.GET.get("b"):
         a = _benchmark_or_404(project, request.GET["a"])
@@ -206,3 +220,75 @@ def benchmark_compare(request, slug):
         if wants_partial(request):
             return task_partial(request, "benchmarks/_compare.html", context, context["pair"])
     return render_page(request, "benchmarks/compare.html", "benchmarks/_compare.html", context)
+
+
+# --- series: A, B, A, B ... ------------------------------------------------------------------
+
+
+def _series_or_404(project, series_id) -> BenchmarkSeries:
+    found = BenchmarkSeries.objects.filter(project=project, pk=series_id).select_related("created_by").first()
+    if found is None:
+        raise Http404("No such benchmark series")
+    return found
+
+
+@login_required
+@require_POST
+def benchmark_series_new(request, slug):
+    """Repeat run `a` as N interleaved repetitions A, B, A, B ...; B changed by `kind`, or run `b`."""
+    project, membership = get_project_for_user(request, slug, Role.ENGINEER, action="benchmark.series_start")
+    a = _benchmark_or_404(project, request.POST.get("a"))
+    b = _benchmark_or_404(project, request.POST["b"]) if request.POST.get("b") else None
+    form = SeriesForm(request.POST, with_b=b is not None)
+    back = (
+        redirect(f"{reverse('benchmark_compare', args=[project.slug])}?a={a.pk}&b={b.pk}")
+        if b
+        else redirect("benchmark_detail", slug=project.slug, benchmark_id=a.pk)
+    )
+    if not form.is_valid():
+        messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
+        return back
+    try:
+        first, second = series.sides_for(a, b=b, kind=form.cleaned_data["kind"],
+                                         is_admin=membership.has_role(Role.ADMIN))  # fmt: skip
+        series.refuse_unsafe_start(project, first, second)
+        started = series.start_series(project, request.user, first, second, form.cleaned_data["repetitions"],
+                                      baseline=a, candidate=b)  # fmt: skip
+    except services.BenchmarkRefused as exc:
+        messages.error(request, exc.message)
+        return back
+    messages.info(
+        request, f"Series #{started.pk} is queued: A and B run {started.repetitions_each} times each."
+    )
+    return redirect("benchmark_series", slug=project.slug, series_id=started.pk)
+
+
+def _series_context(project, membership, found: BenchmarkSeries) -> dict:
+    planned = series.repetitions(found)
+    comparisons, problem = series.comparison(found, planned) if found.is_finished else ([], "")
+    current = next((r.run for r in planned if r.run and not r.run.is_finished), None)
+    return {"project": project, "series": found, "planned": planned, "current": current,
+            "comparisons": _verdict_rows(comparisons), "problem": problem,
+            "counted": (comparisons[0].baseline_samples, comparisons[0].candidate_samples) if comparisons else (),
+            "can_run": membership.has_role(Role.ENGINEER),
+            "threshold_percent": round(settings.BENCHMARK_SIGNIFICANCE_THRESHOLD * 100, 1)}  # fmt: skip
+
+
+@login_required
+@require_GET
+def benchmark_series(request, slug, series_id):
+    project, membership = get_project_for_user(request, slug)
+    found = _series_or_404(project, series_id)
+    context = _series_context(project, membership, found)
+    if wants_partial(request):
+        return task_partial(request, "benchmarks/_series.html", context, found)
+    return render(request, "benchmarks/series.html", context)
+
+
+@login_required
+@require_POST
+def benchmark_series_cancel(request, slug, series_id):
+    project, _ = get_project_for_user(request, slug, Role.ENGINEER, action="benchmark.series_cancel")
+    found = _series_or_404(project, series_id)
+    messages.info(request, series.request_cancel(found, request.user))
+    return redirect("benchmark_series", slug=project.slug, series_id=found.pk)

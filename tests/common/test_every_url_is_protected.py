@@ -21,7 +21,7 @@ PUBLIC = {
 }  # login, logout, redirects, token-auth API
 SAMPLE = {"slug": "shop", "schema": "public", "table": "orders", "branch_id": "br-x", "member_id": "1",
           "queryid": "1", "pid": "1", "run_id": str(uuid.uuid4()), "migration_id": "1",
-          "benchmark_id": "1"}  # fmt: skip
+          "benchmark_id": "1", "series_id": "1"}  # fmt: skip
 
 
 def dashboard_routes():
