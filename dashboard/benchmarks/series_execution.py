@@ -48,7 +48,10 @@ def execute_series(task_run: TaskRun, run_repetition: Callable[[str], None]) -> 
     BenchmarkSeries.objects.filter(pk=series.pk).update(
         status=status, error=error, phase=status.label, finished_at=timezone.now()
     )
-    lifecycle.succeed(task_run, {"series_id": series.pk, "status": status}, progress=status.label)
+    if status == BenchmarkStatus.FAILED:
+        lifecycle.fail(task_run, error)
+    else:
+        lifecycle.succeed(task_run, {"series_id": series.pk, "status": status}, progress=status.label)
     outcome = Outcome.FAILURE if status == BenchmarkStatus.FAILED else Outcome.SUCCESS
     audit.record(series.created_by, "benchmark.series_run", project=series.project, obj=series,
                  outcome=outcome, status=status.value, error=error)  # fmt: skip

@@ -161,9 +161,13 @@ def benchmark_counterpart(request, slug, benchmark_id):
         messages.error(request, exc.message)
         return redirect("benchmark_detail", slug=project.slug, benchmark_id=benchmark.pk)
     messages.info(
-        request, f"Benchmark #{counterpart.pk} is queued; compare it with #{benchmark.pk} when it ends."
+        request, f"Benchmark #{counterpart.pk} is queued; its comparison with #{benchmark.pk} appears here."
     )
-    return redirect("benchmark_detail", slug=project.slug, benchmark_id=counterpart.pk)
+    return _compare_redirect(project, benchmark, counterpart)
+
+
+def _compare_redirect(project, a: BenchmarkRun, b: BenchmarkRun):
+    return redirect(f"{reverse('benchmark_compare', args=[project.slug])}?a={a.pk}&b={b.pk}")
 
 
 METRIC_LABELS = {"tps": "tps", "p50": "p50 latency (ms)", "p99": "p99 latency (ms)"}
@@ -216,7 +220,8 @@ def benchmark_compare(request, slug):
             context.update(comparisons=_verdict_rows(comparisons), problem=problem)
             if comparisons:
                 context["charts"] = _compare_charts(a, b, services.run_result(a), services.run_result(b))
-        context["pair"] = SimpleNamespace(is_finished=a.is_finished and b.is_finished)
+        waiting = [run for run in {a.pk: a, b.pk: b}.values() if not run.is_finished]
+        context["pair"] = SimpleNamespace(is_finished=not waiting, waiting=waiting)
         if wants_partial(request):
             return task_partial(request, "benchmarks/_compare.html", context, context["pair"])
     return render_page(request, "benchmarks/compare.html", "benchmarks/_compare.html", context)
@@ -241,7 +246,7 @@ def benchmark_series_new(request, slug):
     b = _benchmark_or_404(project, request.POST["b"]) if request.POST.get("b") else None
     form = SeriesForm(request.POST, with_b=b is not None)
     back = (
-        redirect(f"{reverse('benchmark_compare', args=[project.slug])}?a={a.pk}&b={b.pk}")
+        _compare_redirect(project, a, b)
         if b
         else redirect("benchmark_detail", slug=project.slug, benchmark_id=a.pk)
     )

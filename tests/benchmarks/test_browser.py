@@ -31,12 +31,13 @@ def test_engineer_starts_a_benchmark_watches_it_and_compares_pooled_with_direct(
     expect(page.locator("#benchmark-charts")).to_contain_text("Latency histogram")
     assert float(page.locator("#result-tps").inner_text().replace(",", "")) > 0
 
+    # One click: the counterpart starts and the comparison page waits for it, showing its progress.
     page.get_by_role("button", name="Compare direct vs pooled").click()
     counterpart = BenchmarkRun.objects.exclude(pk=run.pk).get()
-    page.wait_for_url(f"{live_server.url}/projects/shop/benchmarks/{counterpart.pk}/")
+    page.wait_for_url(f"{live_server.url}/projects/shop/benchmarks/compare/?a={run.pk}&b={counterpart.pk}")
     assert counterpart.connection == "pooled" and counterpart.counterpart_of_id == run.pk
-    page.get_by_role("link", name=f"compare #{run.pk} with #{counterpart.pk}").click()
     expect(page.locator("#benchmark-compare")).to_contain_text("to finish", timeout=10_000)
+    expect(page.locator("#compare-progress")).to_contain_text(f"#{counterpart.pk} (pooled)")
     expect(page.locator("#comparison-verdicts")).to_be_visible(timeout=60_000)
     for metric in ("tps", "p50 latency (ms)", "p99 latency (ms)"):
         expect(page.locator("#comparison-verdicts")).to_contain_text(metric)

@@ -184,10 +184,13 @@ def test_compare_with_the_parent_branch_starts_the_counterpart_on_the_parent(
     response = client_for("engineer").post(f"/projects/pagila-neon/benchmarks/{run.pk}/counterpart/",
                                            {"kind": "parent-branch"})  # fmt: skip
     counterpart = BenchmarkRun.objects.latest("pk")
-    assert response["Location"] == f"/projects/pagila-neon/benchmarks/{counterpart.pk}/"
+    # One click: the comparison page, which waits for the counterpart and then compares.
+    assert response["Location"] == f"/projects/pagila-neon/benchmarks/compare/?a={run.pk}&b={counterpart.pk}"
     assert counterpart.branch_name == "main" and counterpart.counterpart_of == BenchmarkRun.objects.get(
         pk=run.pk
     )
     assert counterpart.use_temporary_branch and counterpart.workload == "select-only"
-    shown = client_for("engineer").get(response["Location"]).content.decode()
+    waiting = client_for("engineer").get(response["Location"]).content.decode()
+    assert f"#{counterpart.pk} (pooled, main)" in waiting and "to finish" in waiting
+    shown = client_for("engineer").get(f"/projects/pagila-neon/benchmarks/{counterpart.pk}/").content.decode()
     assert f"?a={run.pk}&amp;b={counterpart.pk}" in shown
