@@ -115,8 +115,10 @@ def _end(benchmark: BenchmarkRun, status: str, **fields) -> None:
 
 
 def scripts_for(benchmark: BenchmarkRun) -> tuple:
-    if benchmark.workload == Workload.CUSTOM:
-        return (parse_script(benchmark.script, name="custom"),)
+    if benchmark.workload == Workload.CUSTOM:  # one or several, each drawn by its weight
+        return tuple(
+            parse_script(s["text"], name=s["name"], weight=s["weight"]) for s in benchmark.custom_scripts
+        )
     return (builtin_script(benchmark.workload),)
 
 

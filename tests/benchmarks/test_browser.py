@@ -3,7 +3,8 @@
 import pytest
 from playwright.sync_api import expect
 
-from dashboard.models import BenchmarkRun
+from dashboard.models import BenchmarkRun, BenchmarkSeries
+from tests.benchmarks.conftest import make_run
 
 pytestmark = [pytest.mark.browser, pytest.mark.worker]
 
@@ -43,6 +44,31 @@ def test_engineer_starts_a_benchmark_watches_it_and_compares_pooled_with_direct(
         expect(page.locator("#comparison-verdicts")).to_contain_text(metric)
     expect(page.locator("#comparison-charts svg")).to_have_count(3)
     expect(page.locator("#comparison-charts")).to_contain_text(f"#{counterpart.pk}")
+
+
+def test_engineer_repeats_a_run_as_a_series_watches_it_and_reads_the_verdict(
+    login, live_server, users, project, celery_worker, measured_results
+):
+    run = make_run(project, measured_results["one"], connection="direct", duration_seconds=1, target_key="")
+    page = login("engineer")
+    page.goto(f"{live_server.url}/projects/shop/benchmarks/{run.pk}/")
+    page.get_by_label("Repetitions of each").fill("2")
+    page.get_by_label("B differs in").select_option(label="pooled instead of direct")
+    page.get_by_role("button", name="Repeat as a series").click()
+    series = BenchmarkSeries.objects.get()
+    page.wait_for_url(f"{live_server.url}/projects/shop/benchmarks/series/{series.pk}/")
+    expect(page.locator("#series-differs")).to_contain_text("connection direct → pooled")
+    # Live progress by htmx polling: the repetition running, then the verdict over all four.
+    expect(page.locator("#series-phase")).to_contain_text("Repetition ", timeout=30_000)
+    expect(page.locator("#series-status")).to_contain_text("Finished", timeout=90_000)
+    expect(page.locator("#series-repetitions tbody tr")).to_have_count(4)
+    expect(page.locator("#series-repetitions .badge")).to_have_text(["Finished"] * 4)
+    for metric in ("tps", "p50 latency (ms)", "p99 latency (ms)"):
+        expect(page.locator("#series-verdicts")).to_contain_text(metric)
+    expect(page.locator("#series-comparison")).to_contain_text("Over 2 finished repetitions of A and 2 of B")
+    page.locator('[data-repetition="B2"] a').click()
+    expect(page.locator(".facts")).to_contain_text(f"Repetition B2 of series #{series.pk}")
+    expect(page.locator(".facts")).to_contain_text("pooled, prepared protocol")
 
 
 def test_a_viewer_sees_runs_but_no_way_to_start_one(login, live_server, users, project):
