@@ -44,7 +44,27 @@ class BenchmarkStatus(models.TextChoices):
 ACTIVE_STATUSES = (BenchmarkStatus.QUEUED, BenchmarkStatus.RUNNING)
 
 
-class BenchmarkRun(models.Model):
+class _Started(models.Model):
+    """What a run and a series both have: who started it, how far it got, and how it ended."""
+
+    status = models.CharField(max_length=16, choices=BenchmarkStatus.choices, default=BenchmarkStatus.QUEUED)
+    phase = models.CharField(max_length=200, blank=True, default="")
+    cancel_requested = models.BooleanField(default=False)
+    error = models.TextField(blank=True, default="")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status not in ACTIVE_STATUSES
+
+
+class BenchmarkRun(_Started):
     project = models.ForeignKey("dashboard.Project", on_delete=models.CASCADE, related_name="benchmark_runs")
     # The chosen Neon branch (its id; "" on plain Postgres). `target_key` is what "one run per
     # target" compares: the branch id, or "" for a plain Postgres project.
@@ -89,17 +109,9 @@ class BenchmarkRun(models.Model):
     task_run = models.OneToOneField(
         "dashboard.TaskRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="benchmark"
     )
-    status = models.CharField(max_length=16, choices=BenchmarkStatus.choices, default=BenchmarkStatus.QUEUED)
-    phase = models.CharField(max_length=200, blank=True, default="")
-    cancel_requested = models.BooleanField(default=False)
     result = models.JSONField(default=dict, blank=True)  # engine RunResult.to_dict() / ColdStartResult
     progress = models.JSONField(default=list, blank=True)  # one point per second while running
-    error = models.TextField(blank=True, default="")
     cleanup_error = models.TextField(blank=True, default="")  # a temporary branch or schema left behind
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
-    created_at = models.DateTimeField(default=timezone.now)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-pk"]
@@ -114,10 +126,6 @@ class BenchmarkRun(models.Model):
 
     def __str__(self) -> str:
         return f"Benchmark #{self.pk} {self.workload}"
-
-    @property
-    def is_finished(self) -> bool:
-        return self.status not in ACTIVE_STATUSES
 
     @property
     def is_cold_start(self) -> bool:
@@ -181,7 +189,7 @@ def custom_script_name(number: int, count: int) -> str:
 SERIES_SIDES = ("A", "B")
 
 
-class BenchmarkSeries(models.Model):
+class BenchmarkSeries(_Started):
     """N interleaved repetitions A, B, A, B ... run one after another by one worker task.
 
     A copies a run's parameters; B the same with one thing changed (pooled vs direct, the
@@ -209,14 +217,6 @@ class BenchmarkSeries(models.Model):
     task_run = models.OneToOneField(
         "dashboard.TaskRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="benchmark_series"
     )
-    status = models.CharField(max_length=16, choices=BenchmarkStatus.choices, default=BenchmarkStatus.QUEUED)
-    phase = models.CharField(max_length=200, blank=True, default="")
-    cancel_requested = models.BooleanField(default=False)
-    error = models.TextField(blank=True, default="")
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
-    created_at = models.DateTimeField(default=timezone.now)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-pk"]
@@ -224,10 +224,6 @@ class BenchmarkSeries(models.Model):
 
     def __str__(self) -> str:
         return f"Benchmark series #{self.pk}"
-
-    @property
-    def is_finished(self) -> bool:
-        return self.status not in ACTIVE_STATUSES
 
     @property
     def planned(self) -> list[tuple[str, int]]:

@@ -27,7 +27,6 @@ from dashboard.benchmarks.models import (
 from dashboard.benchmarks.series_execution import SERIES_KIND
 from dashboard.benchmarks.tasks import run_series
 from dashboard.common import audit
-from dashboard.taskruns import lifecycle
 
 SCRIPT_OPTIONS = ("script", "script_weight", "extra_scripts")
 
@@ -116,18 +115,9 @@ def start_series(project, user, first: Side, second: Side, repetitions: int, *, 
         a_branch_id=first.branch_id,
         b_branch_id=second.branch_id,
     )
-    soft, hard = time_limits(project, first, second, repetitions)
     with transaction.atomic():
-        series.save()
-        series.task_run = lifecycle.enqueue(
-            run_series,
-            SERIES_KIND,
-            project=project,
-            user=user,
-            params={"series_id": series.pk},
-            options={"soft_time_limit": soft, "time_limit": hard},
-        )
-        series.save(update_fields=["task_run"])
+        services.save_and_queue(series, run_series, SERIES_KIND, "series_id",
+                                time_limits(project, first, second, repetitions))  # fmt: skip
         audit.record(user, "benchmark.series_start", project=project, obj=series, repetitions=repetitions,
                      differs_in=series.differs_in, baseline=baseline.pk)  # fmt: skip
     return series

@@ -85,22 +85,27 @@ def start_benchmark(project, user, options: dict, branch=None, counterpart_of=No
     soft, hard = time_limits(benchmark)
     try:
         with transaction.atomic():
-            benchmark.save()
-            benchmark.task_run = lifecycle.enqueue(
-                run_benchmark,
-                KIND,
-                project=project,
-                user=user,
-                params={"benchmark_id": benchmark.pk},
-                options={"soft_time_limit": soft, "time_limit": hard},
-            )
-            benchmark.save(update_fields=["task_run"])
+            save_and_queue(benchmark, run_benchmark, KIND, "benchmark_id", (soft, hard))
             audit.record(user, "benchmark.start", project=project, obj=benchmark, workload=benchmark.workload,
                          clients=benchmark.clients, duration=benchmark.duration_seconds,
                          branch=benchmark.branch_name)  # fmt: skip
     except IntegrityError:  # the partial unique constraint: another run holds the target
         raise BenchmarkRefused(_busy_message(project, benchmark.target_key)) from None
     return benchmark
+
+
+def save_and_queue(started, task, kind: str, id_name: str, limits: tuple[int, int]) -> None:
+    """Save a run (or a series) and queue its task once the transaction commits, with (soft, hard) limits."""
+    started.save()
+    started.task_run = lifecycle.enqueue(
+        task,
+        kind,
+        project=started.project,
+        user=started.created_by,
+        params={id_name: started.pk},
+        options={"soft_time_limit": limits[0], "time_limit": limits[1]},
+    )
+    started.save(update_fields=["task_run"])
 
 
 def refuse_unsafe_start(project, options: dict, branch) -> None:

@@ -2,6 +2,7 @@
 
 import pytest
 
+from dashboard.benchmarks import execution
 from dashboard.benchmarks.engine import builtin_script, run
 from dashboard.benchmarks.engine.connection import ConnectionSettings
 from dashboard.benchmarks.engine.runner import RunConfig
@@ -84,3 +85,15 @@ def run_here(run):
     run_benchmark(str(run.task_run_id))
     run.refresh_from_db()
     return run
+
+
+@pytest.fixture
+def cancel_after_first_second(monkeypatch):
+    """Every run started in this test is cancelled as a person would once its page shows the first second."""
+    original = execution._Recorder.progress
+
+    def progress_then_cancel(self, progress):
+        original(self, progress)
+        BenchmarkRun.objects.filter(pk=self.benchmark.pk).update(cancel_requested=True)
+
+    monkeypatch.setattr(execution._Recorder, "progress", progress_then_cancel)

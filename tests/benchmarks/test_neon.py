@@ -7,7 +7,6 @@ compute unless the person asked; cold starts suspend and wake on purpose.
 
 import pytest
 
-from dashboard.benchmarks import execution
 from dashboard.models import BenchmarkRun, NeonBranch, NeonCompute, TaskRun
 from dashboard.neon.sync import sync_project
 from tests.benchmarks.conftest import query, run_here
@@ -68,17 +67,10 @@ def test_the_temporary_branch_is_deleted_after_a_failure_too(client_for, synced,
     assert branch_names(neon_standin) == ["main"]
 
 
-def test_the_temporary_branch_is_deleted_after_a_cancel(client_for, synced, neon_standin, monkeypatch):
-    run = start(client_for("engineer"), duration_seconds="60")
-    original = execution._Recorder.progress
-
-    def cancel_after_first_second(self, progress):
-        """A person presses Cancel once the page shows the first second."""
-        original(self, progress)
-        BenchmarkRun.objects.filter(pk=self.benchmark.pk).update(cancel_requested=True)
-
-    monkeypatch.setattr(execution._Recorder, "progress", cancel_after_first_second)
-    run = run_here(run)
+def test_the_temporary_branch_is_deleted_after_a_cancel(
+    client_for, synced, neon_standin, cancel_after_first_second
+):
+    run = run_here(start(client_for("engineer"), duration_seconds="60"))
     assert run.status == "cancelled" and run.result["measured_seconds"] < 10
     assert run.temporary_branch_deleted and branch_names(neon_standin) == ["main"]
 

@@ -9,7 +9,6 @@ from statistics import mean
 
 import pytest
 
-from dashboard.benchmarks import execution
 from dashboard.benchmarks import series as series_services
 from dashboard.benchmarks.engine.workloads import initialise
 from dashboard.benchmarks.tasks import run_series
@@ -247,17 +246,11 @@ def test_cancelling_a_queued_series_ends_it_before_a_worker_takes_it(client_for,
     assert AuditEvent.objects.filter(action="benchmark.series_cancel").count() == 1
 
 
-def test_a_repetition_cancelled_from_its_own_page_ends_the_series(client_for, shop, monkeypatch):
+def test_a_repetition_cancelled_from_its_own_page_ends_the_series(
+    client_for, shop, cancel_after_first_second
+):
     repeat(client_for("engineer"), seed(shop, duration_seconds=30))
     series = BenchmarkSeries.objects.get()
-    original = execution._Recorder.progress
-
-    def cancel_after_first_second(self, progress):
-        """A person presses Cancel on repetition A1's page once it shows its first second."""
-        original(self, progress)
-        BenchmarkRun.objects.filter(pk=self.benchmark.pk).update(cancel_requested=True)
-
-    monkeypatch.setattr(execution._Recorder, "progress", cancel_after_first_second)
     series = run_series_here(series)
     assert series.status == "cancelled" and series.error == ""
     first = BenchmarkRun.objects.get(series=series)  # no later repetition started
