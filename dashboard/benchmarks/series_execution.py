@@ -139,10 +139,14 @@ def _heartbeats(task_run: TaskRun):
 
 @lifecycle.on_lost(SERIES_KIND)
 def end_series(task_run: TaskRun, message: str = "") -> None:
-    """The series ends failed when its task did not finish it (an unexpected error, a lost worker)."""
+    """The series ends failed when its task did not finish it (an unexpected error, a lost worker).
+
+    A repetition it had created but not started would hold its target: it is cancelled too.
+    """
+    now = timezone.now()
     BenchmarkSeries.objects.filter(task_run=task_run, status__in=ACTIVE_STATUSES).update(
-        status=BenchmarkStatus.FAILED,
-        error=message or task_run.error,
-        finished_at=timezone.now(),
-        phase="Failed",
+        status=BenchmarkStatus.FAILED, error=message or task_run.error, finished_at=now, phase="Failed"
+    )
+    BenchmarkRun.objects.filter(series__task_run=task_run, status=BenchmarkStatus.QUEUED).update(
+        status=BenchmarkStatus.CANCELLED, finished_at=now, phase="Cancelled: its series ended"
     )

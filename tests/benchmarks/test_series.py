@@ -5,15 +5,18 @@ a real worker in test_series_worker.py; in Chromium in test_browser.py.
 """
 
 import re
+from datetime import timedelta
 from statistics import mean
 
 import pytest
+from django.utils import timezone
 
 from dashboard.benchmarks import series as series_services
 from dashboard.benchmarks.engine.workloads import initialise
 from dashboard.benchmarks.tasks import run_series
 from dashboard.models import AuditEvent, BenchmarkRun, BenchmarkSeries, NeonBranch, Project, TaskRun
 from dashboard.neon.sync import sync_project
+from dashboard.taskruns import lifecycle
 from tests.benchmarks.conftest import make_run, real_result
 from tests.benchmarks.test_neon import branch_names, default_endpoint
 from tests.neon.test_sync import make_branch
@@ -256,6 +259,23 @@ def test_a_repetition_cancelled_from_its_own_page_ends_the_series(
     first = BenchmarkRun.objects.get(series=series)  # no later repetition started
     assert (first.series_side, first.series_number, first.status) == ("A", 1, "cancelled")
     assert first.result["measured_seconds"] < 10
+
+
+def test_a_series_whose_worker_died_ends_failed_and_frees_its_target(client_for, shop, settings):
+    repeat(client_for("engineer"), seed(shop))
+    series = BenchmarkSeries.objects.get()
+    stale = timezone.now() - timedelta(seconds=settings.TASK_STALE_AFTER_SECONDS + 60)
+    TaskRun.objects.filter(pk=series.task_run_id).update(status="running", heartbeat_at=stale)
+    BenchmarkSeries.objects.filter(pk=series.pk).update(status="running")
+    created = make_run(shop, status="queued", target_key="", series=series, series_side="A", series_number=1)
+    assert lifecycle.reconcile_stale() >= 1
+    series.refresh_from_db()
+    created.refresh_from_db()
+    assert series.status == "failed" and "stopped reporting progress" in series.error
+    assert created.status == "cancelled"
+    response = client_for("engineer").post("/projects/shop/benchmarks/new/", {"workload": "select-only",
+        "clients": "1", "duration_seconds": "1", "connection": "direct", "protocol": "prepared", "scale": "1"})  # fmt: skip
+    assert response.status_code == 302  # the target is free again
 
 
 # --- the comparison ------------------------------------------------------------------------
