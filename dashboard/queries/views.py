@@ -305,7 +305,7 @@ def query_explain_branch(request, slug, queryid):
         context = _branch_context(project, membership, query_text)
         return task_partial(request, "queries/_branch_explain.html", context, context["branch_run"])
     try:
-        start_explain_on_branch(
+        run = start_explain_on_branch(
             project, query_text, request.POST, request.user, wake=request.POST.get("wake") == "1"
         )
     except branch_explain.Refused as exc:
@@ -318,9 +318,13 @@ def query_explain_branch(request, slug, queryid):
         return render(
             request, "queries/_branch_explain.html", _branch_context(project, membership, query_text)
         )
-    messages.info(
-        request, "EXPLAIN ANALYZE on a temporary branch started; its plan is shown below when it is ready."
-    )
+    if lifecycle.queue_failed(run):  # the partial shows the failed run; a full page says it here
+        messages.error(request, f"EXPLAIN ANALYZE on a temporary branch: {run.error}")
+    else:
+        messages.info(
+            request,
+            "EXPLAIN ANALYZE on a temporary branch started; its plan is shown below when it is ready.",
+        )
     return redirect("query_detail", slug=project.slug, queryid=query_text.queryid)
 
 

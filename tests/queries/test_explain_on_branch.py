@@ -324,3 +324,22 @@ def test_a_lost_run_has_its_branch_deleted_by_the_reconciler(neon_worker, client
         "action", "outcome"))  # fmt: skip
     assert outcomes["query.explain_on_branch"] == "failure"
     assert "query.explain_on_branch.cleanup" in outcomes
+
+
+def test_with_the_task_queue_down_the_page_says_so_at_once(
+    client_for, statement, neon_standin, transactional_db
+):
+    from tests.support.celery_worker import broker_pointed_at_closed_port
+
+    with broker_pointed_at_closed_port():
+        response = client_for("engineer").post(BRANCH_URL, {"param1": "x"}, HTTP_HX_REQUEST="true")
+    body = response.content.decode()
+    assert "task queue is unreachable" in body and 'hx-trigger="every 1s"' not in body
+    run = TaskRun.objects.get(kind=branch_explain.KIND)
+    assert run.status == "failed"
+    outcomes = list(AuditEvent.objects.order_by("created_at").values_list("action", "outcome"))
+    assert outcomes == [
+        ("query.explain_on_branch.requested", "success"),
+        ("query.explain_on_branch", "failure"),
+    ]
+    assert neon_standin.standin.calls("POST", f"/projects/{STANDIN_PROJECT}/branches") == 0
