@@ -178,9 +178,6 @@ def run_on_branch(run: TaskRun) -> None:
 
 def _explain_on_new_branch(run: TaskRun, project, result: dict) -> str:
     params = run.params
-    query_text = QueryText.objects.get(project=project, queryid=int(params["queryid"]))
-    database, role = database_and_role(project)
-    pid = project.neon_project_id
     made: list[TemporaryBranch] = []
 
     def created(branch: TemporaryBranch) -> None:
@@ -197,20 +194,27 @@ def _explain_on_new_branch(run: TaskRun, project, result: dict) -> str:
         lifecycle.heartbeat(run, f"Creating temporary branch {result['branch_name']} from "
                                  f"{params['parent_branch_name']}")  # fmt: skip
         try:
-            with temporary_branch(client, pid, parent_id=params["parent_branch_id"], name=result["branch_name"],
-                                  on_created=created) as branch:  # fmt: skip
-                _stop_if_cancelled(run)
-                url = client.connection_uri(
-                    pid, branch_id=branch.branch_id, database_name=database, role_name=role, pooled=False
-                )
-                _stop_if_cancelled(run)
-                lifecycle.heartbeat(run, f"Running EXPLAIN ANALYZE on temporary branch {branch.name}")
-                with open_url(url) as target:
-                    return explain(target.conn, query_text.text, params.get("values") or [], analyze=True,
-                                   timeout_ms=settings.QUERIES_EXPLAIN_ANALYZE_TIMEOUT_MS, cfg=target.cfg)  # fmt: skip
+            with temporary_branch(client, project.neon_project_id, parent_id=params["parent_branch_id"],
+                                  name=result["branch_name"], on_created=created) as branch:  # fmt: skip
+                return _explain_on(client, run, branch)
         finally:
             for branch in made:
                 result.update(branch_deleted=branch.deleted, cleanup_error=branch.cleanup_error)
+
+
+def _explain_on(client, run: TaskRun, branch: TemporaryBranch) -> str:
+    """EXPLAIN ANALYZE over the new branch's direct URL, reached with the production URL's database and role."""
+    project = run.project
+    query_text = QueryText.objects.get(project=project, queryid=int(run.params["queryid"]))
+    database, role = database_and_role(project)
+    _stop_if_cancelled(run)
+    url = client.connection_uri(project.neon_project_id, branch_id=branch.branch_id, database_name=database,
+                                role_name=role, pooled=False)  # fmt: skip
+    _stop_if_cancelled(run)
+    lifecycle.heartbeat(run, f"Running EXPLAIN ANALYZE on temporary branch {branch.name}")
+    with open_url(url) as target:
+        return explain(target.conn, query_text.text, run.params.get("values") or [], analyze=True,
+                       timeout_ms=settings.QUERIES_EXPLAIN_ANALYZE_TIMEOUT_MS, cfg=target.cfg)  # fmt: skip
 
 
 def _stop_if_cancelled(run: TaskRun) -> None:
