@@ -58,14 +58,15 @@ def temporary_branch(
         branch.deleted = not branch.cleanup_error
 
 
-def delete_branch(client: NeonClient, neon_project_id: str, branch_id: str) -> str:
-    """Delete the branch and wait for Neon's operations: "" once it is gone (already gone counts),
-    otherwise Neon's message saying why not."""
+def delete_branch(client: NeonClient, neon_project_id: str, branch_id: str, *, wait: bool = True) -> str:
+    """Delete the branch (and, with `wait`, wait for Neon's operations): "" once Neon has it deleted or
+    accepted the deletion (already gone counts), otherwise Neon's message saying why not."""
     try:
         answer = client.delete_branch(neon_project_id, branch_id)
-        client.wait_for_operations(
-            neon_project_id, answer.get("operations") or [], timeout=settings.NEON_OPERATION_TIMEOUT
-        )
+        if wait:
+            client.wait_for_operations(
+                neon_project_id, answer.get("operations") or [], timeout=settings.NEON_OPERATION_TIMEOUT
+            )
     except NeonAPIError as exc:
         return "" if exc.is_not_found else exc.message
     return ""

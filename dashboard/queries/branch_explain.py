@@ -15,6 +15,7 @@ parent_branch_name, cancel (set by the Cancel button)}.
 """
 
 import logging
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -32,7 +33,7 @@ from dashboard.introspection.explain import (
     inspect_statement,
 )
 from dashboard.models import NeonBranch, Outcome, Project, QueryText, TaskRun, TaskStatus
-from dashboard.neon.client import NeonAPIError
+from dashboard.neon.client import NeonAPIError, RetryPolicy
 from dashboard.neon.state import compute_is_idle, has_api_access, resolve_branch
 from dashboard.neon.sync import client_for
 from dashboard.neon.temporary import TemporaryBranch, branch_named, delete_branch, temporary_branch
@@ -50,6 +51,7 @@ RECENT_RUN = timedelta(hours=1)
 # The reconciler retries deleting a branch left behind for this long, at most this many per pass.
 LEFTOVER_WINDOW = timedelta(days=1)
 LEFTOVER_BATCH = 20
+LEFTOVER_BUDGET_SECONDS = 15
 
 NO_API_MESSAGE = (
     "EXPLAIN ANALYZE on a temporary branch needs the project's Neon API access: a Neon project id and "
@@ -255,17 +257,26 @@ def audit_lost(run: TaskRun) -> None:
 
 def delete_leftover_branches() -> int:
     """Reconcile hook: delete the temporary branches of runs that ended without deleting theirs
-    (a worker that died, a deletion Neon refused). Returns how many were deleted."""
+    (a worker that died, a deletion Neon refused). Returns how many were deleted.
+
+    It runs inside the reconciler's short time limit: quick API calls without retries, Neon's
+    acceptance of the deletion is enough, and it stops after LEFTOVER_BUDGET_SECONDS (the next
+    reconcile, a minute later, goes on)."""
     since = timezone.now() - LEFTOVER_WINDOW
     runs = (
         TaskRun.objects.filter(kind=KIND, finished_at__gte=since, result__branch_deleted=False)
         .exclude(status__in=[TaskStatus.QUEUED, TaskStatus.RUNNING])
         .order_by("finished_at")[:LEFTOVER_BATCH]
     )
+    deadline = time.monotonic() + LEFTOVER_BUDGET_SECONDS
     deleted = 0
     for run in runs:
+        if time.monotonic() > deadline:
+            break
         try:
             deleted += _delete_leftover(run)
+        except SoftTimeLimitExceeded:
+            raise
         except Exception as exc:  # the next reconcile tries again; one project must not stop the others
             log.warning("Could not delete the temporary branch of run %s (%s)", run.pk, type(exc).__name__)
     return deleted
@@ -274,16 +285,16 @@ def delete_leftover_branches() -> int:
 def _delete_leftover(run: TaskRun) -> int:
     project = Project.objects.filter(pk=run.project_id).first()
     result = dict(run.result)
-    with client_for(project) as client:
+    quick = {"timeout": settings.NEON_STATE_CHECK_TIMEOUT, "retry": RetryPolicy(attempts=1)}
+    with client_for(project, **quick) as client:
         pid = project.neon_project_id
         branch_id = result.get("branch_id") or branch_named(client, pid, result.get("branch_name", ""))
-        error = delete_branch(client, pid, branch_id) if branch_id else ""
+        error = delete_branch(client, pid, branch_id, wait=False) if branch_id else ""
     if error:
         TaskRun.objects.filter(pk=run.pk).update(result={**result, "cleanup_error": error})
         return 0
     TaskRun.objects.filter(pk=run.pk).update(result={**result, "branch_deleted": True, "cleanup_error": ""})
-    if branch_id:
-        audit.record(
-            None, f"{AUDIT_ACTION}.cleanup", project=project, obj=run, branch=result.get("branch_name")
-        )
-    return 1 if branch_id else 0
+    if not branch_id:  # Neon never made it
+        return 0
+    audit.record(None, f"{AUDIT_ACTION}.cleanup", project=project, obj=run, branch=result.get("branch_name"))
+    return 1
