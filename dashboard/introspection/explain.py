@@ -228,10 +228,8 @@ def explain(
     if generic and analyze:
         raise ExplainRefused("A generic plan cannot be analyzed; enter parameter values instead.")
     values = [] if generic else list(params or [])
-    if not generic and len(values) != info.param_count:
-        raise ExplainRefused(
-            f"The statement has {info.param_count} parameter(s); {len(values)} value(s) given."
-        )
+    if not generic:
+        check_param_count(info, values)
     options = "GENERIC_PLAN" if generic else ("ANALYZE, BUFFERS" if analyze else "COSTS")
     with conn.transaction(force_rollback=True):
         cur = psycopg.RawCursor(conn)
@@ -244,6 +242,14 @@ def explain(
                 raise ExplainRefused(volatile_refusal(volatile))
         cur.execute(_explain_sql(options, text), values or None)
         return "\n".join(row[0] for row in cur.fetchall())
+
+
+def check_param_count(info: Explainable, values: list[str]) -> None:
+    """Refuse unless there is exactly one value per $n parameter."""
+    if len(values) != info.param_count:
+        raise ExplainRefused(
+            f"The statement has {info.param_count} parameter(s); {len(values)} value(s) given."
+        )
 
 
 def _explain_sql(options: str, text: str) -> sql.Composed:

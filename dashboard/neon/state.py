@@ -154,3 +154,10 @@ def branch_from_request(request, project) -> NeonBranch | None:
     """The branch chosen with ?branch=<name or id>, or None for the default branch."""
     wanted = (request.GET.get("branch") or "").strip()
     return resolve_branch(project, wanted) if wanted else None
+
+
+def has_api_access(project) -> bool:
+    """True when the project is linked to a Neon project with an API key stored (the key is not decrypted)."""
+    if not project.is_neon:
+        return False
+    return type(project).objects.filter(pk=project.pk).exclude(neon_api_key="").exists()

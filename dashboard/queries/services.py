@@ -12,12 +12,26 @@ MAX_PARAM_LENGTH = 10_000
 IDLE_MESSAGE = "Neon reports the compute idle; EXPLAIN would wake it. Wake the compute first."
 # A plan (or a parse error) would show the literals viewers do not see.
 HIDDEN_LITERALS_MESSAGE = "This text holds literals that are hidden from viewers; an engineer can explain it."
+PRODUCTION_CONFIRM_MESSAGE = (
+    "On this Neon project EXPLAIN ANALYZE runs on a temporary branch by default. To run the statement on "
+    "the production branch itself, tick “on the production branch itself” and press it again."
+)
 
 
 def explain_for_page(
-    project, query_text: QueryText, mode: str, form, *, compute_idle: bool, hide_literals: bool = False
+    project,
+    query_text: QueryText,
+    mode: str,
+    form,
+    *,
+    compute_idle: bool,
+    hide_literals: bool = False,
+    production_confirmed: bool = True,
 ) -> tuple[str, str]:
-    """(plan, "") or ("", the message saying why there is no plan); `form` holds param1..paramN."""
+    """(plan, "") or ("", the message saying why there is no plan); `form` holds param1..paramN.
+
+    `production_confirmed`: False refuses ANALYZE (the person did not confirm running it on production).
+    """
     if hide_literals and query_text.has_hidden_literals:
         return "", HIDDEN_LITERALS_MESSAGE
     try:
@@ -25,6 +39,8 @@ def explain_for_page(
         params = [] if mode == "generic" else explain_params(form, info.param_count)
         if compute_idle:
             return "", IDLE_MESSAGE
+        if mode == "analyze" and not production_confirmed:
+            return "", PRODUCTION_CONFIRM_MESSAGE
         return run_explain(project, query_text, mode=mode, params=params), ""
     except (ExplainRefused, TargetError) as exc:
         return "", exc.message

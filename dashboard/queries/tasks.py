@@ -1,11 +1,13 @@
 """Celery tasks of the queries area: thin, take ids, claim with a conditional UPDATE."""
 
 from celery import shared_task
+from django.db import transaction
 from django.utils import timezone
 
 from dashboard.common import audit
 from dashboard.health.services import cleanup_snapshots, take_health_snapshot
 from dashboard.models import CollectorState, CollectorStatus, HealthSnapshot, Outcome, Project, TaskRun
+from dashboard.queries import branch_explain
 from dashboard.queries.collector import claim_due, claim_now, cleanup, collect_project, due_project_ids
 from dashboard.taskruns import lifecycle
 
@@ -68,3 +70,45 @@ def _collect_now(run: TaskRun) -> None:
 @shared_task(name="queries.cleanup_history", soft_time_limit=300, time_limit=360)
 def cleanup_statement_history() -> dict:
     return {**cleanup(), "health_snapshots": cleanup_snapshots()}
+
+
+# --- EXPLAIN ANALYZE on a temporary Neon branch (dashboard/queries/branch_explain.py) -------------
+
+
+def start_explain_on_branch(project: Project, query_text, form, user, *, wake: bool) -> TaskRun:
+    """Check the request, queue the run and audit the request now (the worker audits the outcome).
+
+    Raises branch_explain.Refused (audited) for a request that may not start, a second one for the
+    same statement while one runs included; the project row is locked while checking, so two
+    submits at once queue one run.
+    """
+    try:
+        checked = branch_explain.check_request(project, query_text, form, wake=wake)
+        with transaction.atomic():
+            Project.objects.select_for_update().filter(pk=project.pk).values_list("pk", flat=True).first()
+            if branch_explain.active_run(project, query_text.queryid) is not None:
+                raise branch_explain.Refused(branch_explain.BUSY_MESSAGE, 409)
+            run = lifecycle.enqueue(explain_on_branch, branch_explain.KIND, project=project, user=user,
+                                    params=checked.params())  # fmt: skip
+            audit.record(user, f"{branch_explain.AUDIT_ACTION}.requested", project=project, obj=query_text,
+                         queryid=str(query_text.queryid), branch=checked.parent.name, run=str(run.pk))  # fmt: skip
+    except branch_explain.Refused as exc:
+        outcome = Outcome.DENIED if exc.message == branch_explain.BUSY_MESSAGE else Outcome.FAILURE
+        audit.record(user, branch_explain.AUDIT_ACTION, project=project, obj=query_text, outcome=outcome,
+                     queryid=str(query_text.queryid), error=exc.message[:500])  # fmt: skip
+        raise
+    return run
+
+
+# Branch creation and deletion each wait up to NEON_OPERATION_TIMEOUT (120 s); the hard limit leaves
+# the deletion time to finish after the soft limit stopped the run.
+@shared_task(name="queries.explain_on_branch", soft_time_limit=300, time_limit=420)
+def explain_on_branch(run_id: str) -> None:
+    run = lifecycle.claim(run_id)
+    if run is not None:
+        lifecycle.execute(run, branch_explain.run_on_branch, audit_action=branch_explain.AUDIT_ACTION)
+
+
+lifecycle.on_lost(branch_explain.KIND)(branch_explain.audit_lost)
+if branch_explain.delete_leftover_branches not in lifecycle.RECONCILE_HOOKS:
+    lifecycle.RECONCILE_HOOKS.append(branch_explain.delete_leftover_branches)

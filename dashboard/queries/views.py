@@ -1,5 +1,6 @@
 """Query health pages: top statements over a window, one statement's history and plan."""
 
+import re
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
@@ -17,9 +18,9 @@ from dashboard.common.access import get_project_for_user, require_role
 from dashboard.common.htmx import render_page, task_partial, wants_partial
 from dashboard.introspection.explain import ExplainRefused, analyze_refusal, inspect_statement
 from dashboard.models import CollectorState, Outcome, QueryText, Role, TaskRun
-from dashboard.neon.state import compute_is_idle
-from dashboard.queries import reports, services
-from dashboard.queries.tasks import COLLECT_NOW_KIND, collect_now
+from dashboard.neon.state import compute_is_idle, resolve_branch
+from dashboard.queries import branch_explain, reports, services
+from dashboard.queries.tasks import COLLECT_NOW_KIND, collect_now, start_explain_on_branch
 from dashboard.taskruns import lifecycle
 
 MAX_TEXT_FILTER = 200
@@ -221,7 +222,32 @@ def _detail_context(request, project, membership, query_text: QueryText) -> dict
         "can_analyze": membership.has_role(Role.ENGINEER) and bool(info) and not analyze_refusal(info),
         "analyze_refusal": analyze_refusal(info) if info else "",
         "is_engineer": membership.has_role(Role.ENGINEER),
+        **(_branch_context(project, membership, query_text) if membership.has_role(Role.ENGINEER) else {}),
     }
+
+
+def _branch_context(project, membership, query_text: QueryText, refusal=None, form=None) -> dict:
+    """The "EXPLAIN ANALYZE on a temporary branch" part of the statement page (engineers and admins)."""
+    return {
+        "project": project,
+        "membership": membership,
+        "query": query_text,
+        "branch_explain_available": branch_explain.available(project),
+        "parent_branch": resolve_branch(project, None),
+        "branch_run": branch_explain.latest_run(project, query_text.queryid),
+        "branch_refusal": refusal.message if refusal else "",
+        "branch_refusal_idle": bool(refusal and refusal.idle),
+        "typed_values": _typed_values(form),
+    }
+
+
+PARAM_FIELD = re.compile(r"param([1-9][0-9]{0,2})")
+
+
+def _typed_values(form) -> list[tuple[str, str]]:
+    """The parameter values the person typed, sent again by "Start a temporary branch anyway"."""
+    names = [name for name in (form or ()) if PARAM_FIELD.fullmatch(name)]
+    return [(name, form[name]) for name in sorted(names, key=lambda name: int(name[5:]))]
 
 
 @login_required
@@ -246,8 +272,11 @@ def query_explain(request, slug, queryid):
     # Any EXPLAIN connects, which would wake a suspended Neon compute: instead show the idle
     # notice, whose audited "Wake compute" button (engineers and admins) is the way to wake it.
     compute_idle = compute_is_idle(project)
+    # On a project that can explain on a temporary branch, ANALYZE on production needs a tick.
+    confirmed = request.POST.get("confirm_production") == "1" or not branch_explain.available(project)
     plan, error = services.explain_for_page(project, query_text, mode, request.POST, compute_idle=compute_idle,
-                                            hide_literals=hides_literals(membership))  # fmt: skip
+                                            hide_literals=hides_literals(membership),
+                                            production_confirmed=confirmed)  # fmt: skip
     if mode == "analyze":
         audit.record(request.user, "query.explain_analyze", project=project, obj=query_text,
                      outcome=Outcome.FAILURE if error else Outcome.SUCCESS, queryid=query_text.queryid,
@@ -260,3 +289,59 @@ def query_explain(request, slug, queryid):
         return render(request, "queries/_plan.html", context)
     detail = _detail_context(request, project, membership, query_text)
     return render(request, "queries/detail.html", {**detail, **context}, status=200 if not error else 400)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def query_explain_branch(request, slug, queryid):
+    """GET: the statement's latest EXPLAIN ANALYZE on a temporary branch (polled while it runs).
+    POST: start one (engineers and admins; the plan may show the values they typed)."""
+    project, membership = get_project_for_user(request, slug, Role.ENGINEER, action=branch_explain.AUDIT_ACTION,
+                                               queryid=queryid[:40])  # fmt: skip
+    query_text = _query_text(project, queryid)
+    if request.method == "GET":
+        if not wants_partial(request):
+            return redirect("query_detail", slug=project.slug, queryid=query_text.queryid)
+        context = _branch_context(project, membership, query_text)
+        return task_partial(request, "queries/_branch_explain.html", context, context["branch_run"])
+    try:
+        run = start_explain_on_branch(
+            project, query_text, request.POST, request.user, wake=request.POST.get("wake") == "1"
+        )
+    except branch_explain.Refused as exc:
+        context = _branch_context(project, membership, query_text, refusal=exc, form=request.POST)
+        if wants_partial(request):  # htmx does not swap 4xx responses: the partial carries the refusal
+            return render(request, "queries/_branch_explain.html", context)
+        detail = _detail_context(request, project, membership, query_text)
+        return render(request, "queries/detail.html", {**detail, **context}, status=exc.status)
+    if wants_partial(request):
+        return render(
+            request, "queries/_branch_explain.html", _branch_context(project, membership, query_text)
+        )
+    if lifecycle.queue_failed(run):  # the partial shows the failed run; a full page says it here
+        messages.error(request, f"EXPLAIN ANALYZE on a temporary branch: {run.error}")
+    else:
+        messages.info(
+            request,
+            "EXPLAIN ANALYZE on a temporary branch started; its plan is shown below when it is ready.",
+        )
+    return redirect("query_detail", slug=project.slug, queryid=query_text.queryid)
+
+
+@login_required
+@require_POST
+def query_explain_branch_cancel(request, slug, queryid):
+    """Stop the statement's running EXPLAIN ANALYZE on a temporary branch; the worker deletes the branch."""
+    project, membership = get_project_for_user(request, slug, Role.ENGINEER,
+                                               action=f"{branch_explain.AUDIT_ACTION}.cancel")  # fmt: skip
+    query_text = _query_text(project, queryid)
+    cancelled = branch_explain.request_cancel(project, query_text.queryid, request.user)
+    if wants_partial(request):
+        return render(
+            request, "queries/_branch_explain.html", _branch_context(project, membership, query_text)
+        )
+    if cancelled is None:
+        messages.info(request, "No EXPLAIN ANALYZE of this statement on a temporary branch is running.")
+    else:
+        messages.info(request, "Cancelling; the temporary branch is deleted as the run stops.")
+    return redirect("query_detail", slug=project.slug, queryid=query_text.queryid)

@@ -2,6 +2,7 @@
 
 import subprocess
 import sys
+from io import StringIO
 from pathlib import Path
 
 import pytest
@@ -139,3 +140,42 @@ def test_key_rotation_reencrypts_with_the_new_key(project, settings):
     rotated = NeonBranch.objects.get(pk=branch.pk)
     assert rotated.pooled_uri == branch.pooled_uri
     assert rotated.direct_uri == branch.direct_uri
+
+
+def test_key_rotation_rotates_every_readable_secret_and_lists_the_unreadable_ones(project, team, settings):
+    from cryptography.fernet import Fernet
+
+    from dashboard.common.crypto import Ciphertext
+    from dashboard.models import NeonBranch, Project
+
+    lost_key = Fernet(Fernet.generate_key())  # a key nobody configured any more
+    lost_token = lost_key.encrypt(b"npg_lost-api-key-value").decode()
+    broken = Project.objects.create(team=team, name="Broken", slug="broken", pooled_url="postgresql://u:p@h/db",
+                                    neon_project_id="proj-broken", neon_api_key="placeholder")  # fmt: skip
+    Project.objects.filter(pk=broken.pk).update(neon_api_key=Ciphertext(lost_token))
+    branch = NeonBranch.objects.create(project=broken, branch_id="br-broken-1", name="dev",
+                                       pooled_uri="postgresql://u:branch-secret@ep-x-pooler.example/db")  # fmt: skip
+    NeonBranch.objects.filter(pk=branch.pk).update(direct_uri=Ciphertext(lost_token))
+    old_key = settings.FIELD_ENCRYPTION_KEYS[0]
+    new_key = Fernet.generate_key().decode()
+    settings.FIELD_ENCRYPTION_KEYS = [new_key, old_key]
+    out, err = StringIO(), StringIO()
+
+    with pytest.raises(CommandError, match="2 credential") as failed:
+        call_command("rotate_encryption_keys", stdout=out, stderr=err)
+
+    assert failed.value.returncode == 1  # manage.py exits with it
+    listed = err.getvalue()
+    assert "Cannot decrypt project broken: neon_api_key" in listed
+    assert "Cannot decrypt neon branch dev of project broken: direct_uri" in listed
+    assert "shop" not in listed and "lost-api-key" not in listed + out.getvalue() and lost_token not in listed
+    # Every readable secret, on the broken rows too, now reads with the new key alone.
+    settings.FIELD_ENCRYPTION_KEYS = [new_key]
+    assert Project.objects.get(pk=project.pk).pooled_url == project.pooled_url
+    assert Project.objects.get(pk=broken.pk).pooled_url == "postgresql://u:p@h/db"
+    assert (
+        NeonBranch.objects.get(pk=branch.pk).pooled_uri
+        == "postgresql://u:branch-secret@ep-x-pooler.example/db"
+    )
+    # The unreadable ones are kept as they were (a restored old key could still read them).
+    assert Project.objects.filter(pk=broken.pk).values_list("neon_api_key", flat=True).get() == lost_token

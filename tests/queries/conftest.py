@@ -14,7 +14,13 @@ import pytest
 from dashboard.demo.local_pg import pg_tool
 from dashboard.models import Project
 from tests.conftest import wait_until
-from tests.neon.conftest import neon_project, neon_settings, neon_standin, standin_db  # noqa: F401  (Neon stand-in)
+from tests.neon.conftest import (  # noqa: F401  (Neon stand-in)
+    neon_project,
+    neon_settings,
+    neon_standin,
+    neon_worker,
+    standin_db,
+)
 from tests.neon.test_scale_to_zero import idle_default_compute  # noqa: F401
 from tests.support import pg
 from tests.support.browser import browser_type_launch_args, login  # noqa: F401  (Chromium for browser tests)

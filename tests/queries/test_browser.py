@@ -67,3 +67,27 @@ def test_engineer_collects_now_and_sees_the_new_statement(
     expect(page.locator("#collector")).to_contain_text("Snapshot taken", timeout=30_000)
     expect(page.locator("#statements")).to_contain_text("WHERE name <> $1::text")
     expect(page.locator("#collector")).to_contain_text("the normal interval")
+
+
+@pytest.mark.worker
+def test_engineer_explains_on_a_temporary_branch_and_sees_the_plan_appear(
+    login, live_server, users, neon_project, neon_standin, neon_worker
+):
+    from dashboard.models import QueryText
+    from dashboard.neon.sync import sync_project
+    from tests.neon.conftest import STANDIN_PROJECT
+
+    sync_project(neon_project)
+    QueryText.objects.create(project=neon_project, queryid=77, text="SELECT title FROM film WHERE title = $1")
+    page = login("engineer")
+    page.goto(f"{live_server.url}/projects/pagila-neon/queries/77/")
+    page.fill("#param1", "ACE GOLDFINGER")
+    page.get_by_role("button", name="EXPLAIN ANALYZE on a temporary branch").click()
+    # The worker makes the branch; the partial (running when the POST answers) polls until the plan is there.
+    expect(page.locator("#branch-explain .plan-text")).to_contain_text("Seq Scan on film", timeout=30_000)
+    expect(page.locator("#branch-explain")).to_contain_text("deleted afterwards")
+    assert [b["name"] for b in neon_standin.standin.branches_of(STANDIN_PROJECT)] == ["main"]
+    # On production only with the tick: without it the page says so and runs nothing there.
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="EXPLAIN ANALYZE on production").click()
+    expect(page.locator("#plan")).to_contain_text("runs on a temporary branch by default")

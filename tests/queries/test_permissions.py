@@ -38,6 +38,32 @@ MATRIX = [
         None,
         {"other_team": 405, "viewer": 405, "engineer": 405, "admin": 405},
     ),
+    # EXPLAIN ANALYZE on a temporary Neon branch: engineers and admins (its plan may show the values they
+    # typed). "shop" has no Neon API, so their request is refused with a message (400), not started.
+    (
+        "post",
+        "/projects/shop/queries/{qid}/explain/branch/",
+        {"param1": "1"},
+        {"viewer": 403, "engineer": 400, "admin": 400},
+    ),
+    (
+        "get",
+        "/projects/shop/queries/{qid}/explain/branch/",
+        None,
+        {"viewer": 403, "engineer": 302, "admin": 302},
+    ),
+    (
+        "post",
+        "/projects/shop/queries/{qid}/explain/branch/cancel/",
+        {},
+        {"viewer": 403, "engineer": 302, "admin": 302},
+    ),
+    (
+        "get",
+        "/projects/shop/queries/{qid}/explain/branch/cancel/",
+        None,
+        {"other_team": 405, "viewer": 405, "engineer": 405, "admin": 405},
+    ),
     # "Collect now" connects (and may wake a Neon compute): engineers and admins; its status partial: all.
     ("post", "/projects/shop/queries/collect/", {}, {"viewer": 403, "engineer": 302, "admin": 302}),
     ("get", "/projects/shop/queries/collect/", None, {"viewer": 200, "engineer": 200, "admin": 200}),
@@ -92,6 +118,18 @@ def test_permission_matrix(client_for, queryid, who, method, url, data, expected
             "/projects/shop/queries/{qid}/explain/",
             {"mode": "analyze", "param1": "1"},
             "query.explain_analyze",
+        ),
+        (
+            "viewer",
+            "/projects/shop/queries/{qid}/explain/branch/",
+            {"param1": "1"},
+            "query.explain_on_branch",
+        ),
+        (
+            "viewer",
+            "/projects/shop/queries/{qid}/explain/branch/cancel/",
+            {},
+            "query.explain_on_branch.cancel",
         ),
     ],
 )
