@@ -17,7 +17,7 @@ line: `ScriptError("line 3: ...")`.
     compiler.py     a tree -> a closure over the client's variables; Script -> CompiledScript steps
 """
 
-from .compiler import CompiledScript, compile_expression, compile_script
+from .compiler import EVALUATION_ERRORS, CompiledScript, compile_expression, compile_script
 from .expressions import parse_expression
 from .functions import FUNCTIONS
 from .model import (
@@ -35,6 +35,7 @@ from .model import (
 from .parser import parse_script, split_weight, substitute_variables
 
 __all__ = [
+    "EVALUATION_ERRORS",
     "FUNCTIONS",
     "PRESET_VARIABLES",
     "SLEEP_UNITS_NS",

@@ -86,11 +86,25 @@ def _compile(node, rng, constants: dict) -> Callable[[dict], int | float]:
     return lambda v: function(*[a(v) for a in args])
 
 
+# What evaluating a \set or \sleep may raise (overflow, division by zero, bad random() arguments).
+EVALUATION_ERRORS = (ArithmeticError, OverflowError, ValueError)
+
+
 @dataclass
 class CompiledScript:
+    """A script's steps for one client, as tuples (the client's loop indexes them, no attribute lookups):
+
+    (STEP_SET, variable, evaluate, evaluate_unchecked, line)
+    (STEP_SQL, statement_name, sql, parameter_names, single_parameter_or_None, line)
+    (STEP_SLEEP, nanoseconds, nanoseconds_unchecked, line)
+
+    `evaluate` raises ScriptError naming the line; the `_unchecked` variant raises the bare
+    EVALUATION_ERRORS, for a loop that catches them once around the whole transaction.
+    """
+
     name: str
     index: int
-    steps: list  # (STEP_SET, name, fn) | (STEP_SQL, statement_name, sql, params, line) | (STEP_SLEEP, fn)
+    steps: list
     sets_variables: bool
 
 
@@ -99,22 +113,23 @@ def compile_script(script: Script, index: int, rng, constants: dict) -> Compiled
     constants = {k: v for k, v in constants.items() if k not in script.assigned}
     steps, sql_number = [], 0
     for command in script.commands:
+        line = command.line
         if isinstance(command, SetCommand):
-            fn = _guarded(compile_expression(command.expression, rng, constants), script.name, command.line)
-            steps.append((STEP_SET, command.variable, fn))
+            fn = compile_expression(command.expression, rng, constants)
+            steps.append((STEP_SET, command.variable, _guarded(fn, script.name, line), fn, line))
         elif isinstance(command, SleepCommand):
-            amount = compile_expression(command.amount, rng, constants)
-            unit = command.unit_ns
-            steps.append(
-                (
-                    STEP_SLEEP,
-                    _guarded(lambda v, a=amount, u=unit: to_int(a(v)) * u, script.name, command.line),
-                )
-            )
+            amount, unit = compile_expression(command.amount, rng, constants), command.unit_ns
+
+            def sleep_ns(v, amount=amount, unit=unit):
+                return to_int(amount(v)) * unit
+
+            steps.append((STEP_SLEEP, _guarded(sleep_ns, script.name, line), sleep_ns, line))
         else:
             name = f"nob_{index}_{sql_number}".encode()
             sql_number += 1
-            steps.append((STEP_SQL, name, command.text.encode(), command.parameters, command.line))
+            parameters = command.parameters
+            single = parameters[0] if len(parameters) == 1 else None
+            steps.append((STEP_SQL, name, command.text.encode(), parameters, single, line))
     return CompiledScript(script.name, index, steps, bool(script.assigned))
 
 
@@ -122,7 +137,7 @@ def _guarded(fn: Callable, script: str, line: int) -> Callable:
     def evaluate(variables):
         try:
             return fn(variables)
-        except (ArithmeticError, OverflowError, ValueError) as exc:
+        except EVALUATION_ERRORS as exc:
             raise ScriptError(str(exc), line, script) from None
 
     return evaluate
