@@ -157,6 +157,18 @@ def test_reconnect_per_transaction_opens_a_connection_each_time(target_db):
     assert result.reconnections.p50_ms > 0 and result.latency.p50_ms >= result.reconnections.p50_ms
 
 
+def test_several_clients_reconnecting_in_one_process_keep_their_own_connections(target_db):
+    """One event loop (one process) over three clients that reconnect every transaction: the loop
+    follows each client's new socket, and every transaction is counted once."""
+    make_table(target_db, "CREATE TABLE pids (pid int, client int)")
+    insert = script("INSERT INTO pids VALUES (pg_backend_pid(), :client_id);")
+    result = run(config_for(target_db, [insert], reconnect=True, clients=3, processes=1))
+    assert result.failed_transactions == 0 and result.processes == 1
+    rows = query(target_db, "SELECT count(*), count(DISTINCT pid), count(DISTINCT client) FROM pids")[0]
+    assert rows[0] == result.transactions > 15 and rows[1] > rows[0] // 2 and rows[2] == 3
+    assert result.reconnections.count == result.transactions
+
+
 def test_warm_up_seconds_are_in_the_timeline_but_not_in_the_totals(target_db):
     snapshots = []
     result = run(
