@@ -176,10 +176,11 @@ def _temporary_branch(client: NeonClient, benchmark: BenchmarkRun, parent: NeonB
         yield temporary
     finally:
         phase(f"Deleting temporary branch {name}")
-        _delete_branch(client, benchmark, branch_id)
+        delete_temporary_branch(client, benchmark, branch_id)
 
 
-def _delete_branch(client: NeonClient, benchmark: BenchmarkRun, branch_id: str) -> None:
+def delete_temporary_branch(client: NeonClient, benchmark: BenchmarkRun, branch_id: str) -> None:
+    """Delete the run's temporary branch (gone already counts as deleted); a failure is noted on the run."""
     pid = benchmark.project.neon_project_id
     try:
         try:
@@ -193,8 +194,12 @@ def _delete_branch(client: NeonClient, benchmark: BenchmarkRun, branch_id: str) 
         BenchmarkRun.objects.filter(pk=benchmark.pk).update(temporary_branch_deleted=True)
         sync_project(benchmark.project, client)
     except NeonAPIError as exc:
-        _note_cleanup(benchmark, f"The temporary branch {branch_id} could not be deleted ({exc.message}); "
-                                 "delete it on the Branches page.")  # fmt: skip
+        note_branch_left(benchmark, branch_id, exc)
+
+
+def note_branch_left(benchmark: BenchmarkRun, branch_id: str, exc: NeonAPIError) -> None:
+    _note_cleanup(benchmark, f"The temporary branch {branch_id} could not be deleted ({exc.message}); "
+                             "delete it on the Branches page.")  # fmt: skip
 
 
 @contextmanager
