@@ -27,8 +27,8 @@ from dashboard.neon.client import NeonAPIError, NeonClient
 from dashboard.neon.state import compute_for, compute_is_idle, resolve_branch
 from dashboard.neon.sync import client_for, sync_project
 from dashboard.targets.connect import TargetError
-from dashboard.targets.policy import check_target_url
-from dashboard.targets.urls import InvalidURL
+from dashboard.targets.policy import allowed_addresses
+from dashboard.targets.urls import InvalidURL, parse_url
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +97,7 @@ class Target:
     compute: NeonCompute | None = None
 
     def connect(self):
-        return connector(self.settings)()
+        return connector(self.settings, policy=host_policy())()
 
 
 @contextmanager
@@ -243,16 +243,20 @@ def _note_cleanup(benchmark: BenchmarkRun, message: str) -> None:
 
 
 def _connection(benchmark: BenchmarkRun, branch) -> ConnectionSettings:
-    """The engine's settings for the pooled or direct URL of `branch`, checked against the host policy."""
+    """The engine's settings for the pooled or direct URL of `branch`, checked against the host policy.
+
+    The engine's worker processes connect to exactly the addresses checked here (hostaddr).
+    """
     pooled = benchmark.connection == "pooled"
     project = benchmark.project
     try:
         url = read_url(project, branch) if pooled else direct_url(project, branch)
-        check_target_url(url, host_policy())
+        addresses = allowed_addresses(parse_url(url), host_policy())
     except InvalidURL as exc:
         raise TargetRefused(str(exc)) from None
     return ConnectionSettings(
         url,
+        hostaddr=tuple(str(address) for address in addresses),
         pooled=pooled,
         search_path=DEFAULT_SCHEMA,
         connect_timeout=settings.TARGET_CONNECT_TIMEOUT,
