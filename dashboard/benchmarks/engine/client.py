@@ -235,18 +235,18 @@ class Client:
 
     def _execute(self, conn: pq.PGconn, step, params, prepared: bool):
         """Send one statement without blocking; yields until its results are in. None if the link broke."""
-        fd = conn.socket
+        wait = (WAIT_READ, conn.socket)
         try:
             if prepared:
                 conn.send_query_prepared(step[1], params)
             else:
                 conn.send_query_params(step[2], params)
             while conn.flush():
-                yield (WAIT_WRITE, fd)
+                yield (WAIT_WRITE, wait[1])
             result = None
-            while True:
+            while True:  # every result up to libpq's closing None; the first one, or an error, counts
                 while conn.is_busy():
-                    yield (WAIT_READ, fd)
+                    yield wait
                     conn.consume_input()
                 current = conn.get_result()
                 if current is None:

@@ -29,6 +29,7 @@ from .script import ScriptError
 CHECK_EVERY_NS = 50_000_000  # how often a busy client looks at stdin (stop) and the clock
 STOP_GRACE_NS = 1_000_000_000  # statements in flight when the run stops get this long to finish
 HEADER = struct.Struct("!I")
+POLLIN = select.POLLIN
 
 
 @dataclass
@@ -158,8 +159,12 @@ class Control:
         self.deadline_ns = 0
 
     def check(self, now_ns: int) -> None:
-        self.next_check_ns = now_ns + CHECK_EVERY_NS
+        """Also due at the next second boundary, so a client reads the clock again after a frame went out."""
         self.recorder.tick(now_ns)
+        boundary = self.recorder.boundary_ns
+        self.next_check_ns = now_ns + CHECK_EVERY_NS
+        if now_ns < boundary < self.next_check_ns:
+            self.next_check_ns = boundary
         if not self.stopping and select.select([self.stop_fd], [], [], 0)[0]:
             self.stop(now_ns)
 
@@ -227,10 +232,21 @@ class EventLoop:
             self.waiting_io,
             self.by_fd,
         )
-        while self.runs:
-            while ready:
-                self._resume(ready.popleft())
-            if not self.runs:
+        runs, watched = self.runs, self.watched
+        while runs:
+            while ready:  # the common case inline: a client waiting to read the socket it already watches
+                client = ready.popleft()
+                try:
+                    kind, value = next(runs[client])
+                except StopIteration:
+                    self._forget(client)
+                    continue
+                known = watched.get(client)
+                if kind == WAIT_READ and known is not None and known[0] is client.conn and known[2] == POLLIN:
+                    waiting_io.add(client)
+                else:
+                    self._wait_for(client, kind, value)
+            if not runs:
                 break
             current = now()
             if current >= control.next_check_ns:
@@ -240,7 +256,7 @@ class EventLoop:
             if control.stopping:
                 self._abandon_waiting(current)
                 ready, timers = self.ready, self.timers
-                if not self.runs:
+                if not runs:
                     break
             timeout_ns = CHECK_EVERY_NS
             if timers:
@@ -259,16 +275,11 @@ class EventLoop:
                 while timers and timers[0][0] <= current:
                     ready.append(heapq.heappop(timers)[2])
 
-    def _resume(self, client: Client) -> None:
-        try:
-            kind, value = next(self.runs[client])
-        except StopIteration:
-            self._forget(client)
-            return
+    def _wait_for(self, client: Client, kind: int, value: int) -> None:
         if kind == WAIT_UNTIL:
             heapq.heappush(self.timers, (value, id(client), client))
             return
-        self._watch(client, value, select.POLLIN if kind == WAIT_READ else select.POLLOUT)
+        self._watch(client, value, POLLIN if kind == WAIT_READ else select.POLLOUT)
         self.waiting_io.add(client)
 
     def _watch(self, client: Client, fd: int, events: int) -> None:
