@@ -225,14 +225,8 @@ class EventLoop:
 
     def run(self) -> None:
         now = time.perf_counter_ns
-        control, ready, timers, waiting_io, by_fd = (
-            self.control,
-            self.ready,
-            self.timers,
-            self.waiting_io,
-            self.by_fd,
-        )
-        runs, watched = self.runs, self.watched
+        control, runs, watched, by_fd = self.control, self.runs, self.watched, self.by_fd
+        ready, timers, waiting_io = self.ready, self.timers, self.waiting_io
         while runs:
             while ready:  # the common case inline: a client waiting to read the socket it already watches
                 client = ready.popleft()
