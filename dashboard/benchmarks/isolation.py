@@ -27,8 +27,8 @@ from dashboard.neon.client import NeonAPIError, NeonClient
 from dashboard.neon.state import compute_for, compute_is_idle, resolve_branch
 from dashboard.neon.sync import client_for, sync_project
 from dashboard.targets.connect import TargetError
-from dashboard.targets.policy import check_target_url
-from dashboard.targets.urls import InvalidURL
+from dashboard.targets.policy import allowed_addresses
+from dashboard.targets.urls import InvalidURL, parse_url
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +97,7 @@ class Target:
     compute: NeonCompute | None = None
 
     def connect(self):
-        return connector(self.settings)()
+        return connector(self.settings, policy=host_policy())()
 
 
 @contextmanager
@@ -176,10 +176,11 @@ def _temporary_branch(client: NeonClient, benchmark: BenchmarkRun, parent: NeonB
         yield temporary
     finally:
         phase(f"Deleting temporary branch {name}")
-        _delete_branch(client, benchmark, branch_id)
+        delete_temporary_branch(client, benchmark, branch_id)
 
 
-def _delete_branch(client: NeonClient, benchmark: BenchmarkRun, branch_id: str) -> None:
+def delete_temporary_branch(client: NeonClient, benchmark: BenchmarkRun, branch_id: str) -> None:
+    """Delete the run's temporary branch (gone already counts as deleted); a failure is noted on the run."""
     pid = benchmark.project.neon_project_id
     try:
         try:
@@ -193,8 +194,12 @@ def _delete_branch(client: NeonClient, benchmark: BenchmarkRun, branch_id: str) 
         BenchmarkRun.objects.filter(pk=benchmark.pk).update(temporary_branch_deleted=True)
         sync_project(benchmark.project, client)
     except NeonAPIError as exc:
-        _note_cleanup(benchmark, f"The temporary branch {branch_id} could not be deleted ({exc.message}); "
-                                 "delete it on the Branches page.")  # fmt: skip
+        note_branch_left(benchmark, branch_id, exc)
+
+
+def note_branch_left(benchmark: BenchmarkRun, branch_id: str, exc: NeonAPIError) -> None:
+    _note_cleanup(benchmark, f"The temporary branch {branch_id} could not be deleted ({exc.message}); "
+                             "delete it on the Branches page.")  # fmt: skip
 
 
 @contextmanager
@@ -238,16 +243,20 @@ def _note_cleanup(benchmark: BenchmarkRun, message: str) -> None:
 
 
 def _connection(benchmark: BenchmarkRun, branch) -> ConnectionSettings:
-    """The engine's settings for the pooled or direct URL of `branch`, checked against the host policy."""
+    """The engine's settings for the pooled or direct URL of `branch`, checked against the host policy.
+
+    The engine's worker processes connect to exactly the addresses checked here (hostaddr).
+    """
     pooled = benchmark.connection == "pooled"
     project = benchmark.project
     try:
         url = read_url(project, branch) if pooled else direct_url(project, branch)
-        check_target_url(url, host_policy())
+        addresses = allowed_addresses(parse_url(url), host_policy())
     except InvalidURL as exc:
         raise TargetRefused(str(exc)) from None
     return ConnectionSettings(
         url,
+        hostaddr=tuple(str(address) for address in addresses),
         pooled=pooled,
         search_path=DEFAULT_SCHEMA,
         connect_timeout=settings.TARGET_CONNECT_TIMEOUT,

@@ -38,7 +38,7 @@ def query(dbname: str, sql: str, params=()):
 
 # --- the Django area: projects, runs with real results, Chromium --------------------------------
 
-from tests.neon.conftest import neon_project, neon_settings, neon_standin, standin_db  # noqa: E402,F401
+from tests.neon.conftest import neon_project, neon_settings, neon_standin, neon_worker, standin_db  # noqa: E402,F401
 from tests.neon.test_scale_to_zero import idle_default_compute  # noqa: E402,F401
 from tests.support.browser import browser_type_launch_args, login  # noqa: E402,F401  (Chromium for browser tests)
 

@@ -34,13 +34,22 @@ def test_open_loop_latency_counts_from_the_schedule_so_a_slow_server_shows_growi
     assert last.p50_ms > first.p50_ms + 300
     assert open_loop.schedule_lag_max_ms > 500
     assert open_loop.latency.max_ms >= open_loop.schedule_lag_max_ms
-    assert 110 < open_loop.transactions < 160  # about 50 a second: the server's pace, not the rate
+    # The server's pace, not the rate of 100 a second: one connection finishes at most one
+    # transaction per 20 ms, and it kept the pace the closed loop measured (a loaded machine
+    # slows both runs alike, so no fixed count is asked for).
+    assert open_loop.transactions <= 3 * 50 + 1
+    assert open_loop.tps > 0.5 * closed_loop.tps
 
 
 def test_an_open_loop_run_below_capacity_keeps_the_rate(target_db):
-    result = run(config_for(target_db, [script("SELECT 1;")], rate=200, clients=2, duration_seconds=2))
-    assert 300 < result.transactions < 500
-    assert result.latency.p50_ms < 20
+    select = [script("SELECT 1;")]
+    limited = run(config_for(target_db, select, rate=200, clients=2, duration_seconds=2))
+    unlimited = run(config_for(target_db, select, clients=2, duration_seconds=1))
+    # About 400 (a Poisson count: 500 is 5 standard deviations above) where the same clients
+    # manage far more without the limit; and the schedule was kept, not fallen behind.
+    assert limited.transactions < 500 < unlimited.transactions
+    assert limited.transactions > 0.6 * 200 * limited.measured_seconds
+    assert limited.latency.p50_ms < 20
 
 
 def test_cancel_stops_a_long_run_early_with_what_it_measured(target_db):
@@ -155,6 +164,18 @@ def test_reconnect_per_transaction_opens_a_connection_each_time(target_db):
     assert total == result.transactions > 5 and distinct > total // 2
     assert result.reconnections.count == result.transactions
     assert result.reconnections.p50_ms > 0 and result.latency.p50_ms >= result.reconnections.p50_ms
+
+
+def test_several_clients_reconnecting_in_one_process_keep_their_own_connections(target_db):
+    """One event loop (one process) over three clients that reconnect every transaction: the loop
+    follows each client's new socket, and every transaction is counted once."""
+    make_table(target_db, "CREATE TABLE pids (pid int, client int)")
+    insert = script("INSERT INTO pids VALUES (pg_backend_pid(), :client_id);")
+    result = run(config_for(target_db, [insert], reconnect=True, clients=3, processes=1))
+    assert result.failed_transactions == 0 and result.processes == 1
+    rows = query(target_db, "SELECT count(*), count(DISTINCT pid), count(DISTINCT client) FROM pids")[0]
+    assert rows[0] == result.transactions > 15 and rows[1] > rows[0] // 2 and rows[2] == 3
+    assert result.reconnections.count == result.transactions
 
 
 def test_warm_up_seconds_are_in_the_timeline_but_not_in_the_totals(target_db):

@@ -3,7 +3,7 @@
 Plain Python, no Django (it imports only `dashboard.targets` for URL parsing and
 connection error messages). The Django area builds on these calls:
 
-Workloads (workloads.py, script.py)
+Workloads (workloads.py, script/)
     builtin_script("tpcb-like@2") / parse_script(text, name=, weight=)  -> Script
         pgbench's built-ins with their exact texts, or a custom script in pgbench's
         language subset (\\set with random, random_gaussian, random_exponential,
@@ -16,9 +16,12 @@ Workloads (workloads.py, script.py)
 
 Running (runner.py, connection.py)
     settings = ConnectionSettings(url, pooled=False, search_path="neon_ops_bench",
-                                  connect_timeout=10, statement_timeout_ms=30000, lock_timeout_ms=5000)
+                                  connect_timeout=10, statement_timeout_ms=30000, lock_timeout_ms=5000,
+                                  hostaddr=("203.0.113.7",))
         pooled vs direct is the URL the caller picks; every connection sets
-        application_name "neon-ops-dashboard-bench" and the timeouts.
+        application_name "neon-ops-dashboard-bench" and the timeouts. `hostaddr`: the
+        addresses the caller's host policy accepted; every worker connection goes to exactly
+        these and never resolves the name again.
     config = RunConfig(settings, scripts=(...), clients=8, duration_seconds=60, warmup_seconds=5,
                        rate=None | tps, protocol="prepared" | "simple", reconnect=False,
                        max_tries=1, processes=None, scale=1, seed=None)
@@ -49,8 +52,9 @@ Cold starts (coldstart.py)
                         idle_timeout_seconds=60, warmup_curve_seconds=0, cancel=None)
         -> ColdStartResult (samples, connect / first_query / total summaries, warm-up curve).
         `compute` has suspend() and is_idle() (the Neon API); `connect()` returns a psycopg
-        connection (connector(settings) gives one with the benchmark's settings and Neon's
-        wake-up retries). This wakes the compute on purpose: only when a person asked.
+        connection (connector(settings, policy=HostPolicy) gives one with the benchmark's
+        settings and Neon's wake-up retries, the host checked and pinned at every connect).
+        This wakes the compute on purpose: only when a person asked.
 """
 
 from .coldstart import ColdStartError, ColdStartResult, connector, measure_cold_starts

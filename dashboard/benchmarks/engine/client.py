@@ -19,13 +19,15 @@ import psycopg
 from psycopg import pq
 
 from .connection import ConnectFailed, connect_blocking
-from .script import STEP_SET, STEP_SQL, Script, ScriptError, compile_script
+from .script import EVALUATION_ERRORS, STEP_SET, STEP_SQL, Script, ScriptError, compile_script
 
 WAIT_UNTIL, WAIT_READ, WAIT_WRITE = 0, 1, 2
 RETRYABLE = frozenset({"40001", "40P01"})  # serialization failure, deadlock (pgbench --max-tries)
 CONNECTION_LOST = "08006"
 CONNECT_FAILED = "08001"
-OK_STATUSES = (pq.ExecStatus.TUPLES_OK, pq.ExecStatus.COMMAND_OK, pq.ExecStatus.EMPTY_QUERY)
+OK_STATUSES = frozenset(
+    int(s) for s in (pq.ExecStatus.TUPLES_OK, pq.ExecStatus.COMMAND_OK, pq.ExecStatus.EMPTY_QUERY)
+)
 FATAL = pq.ExecStatus.FATAL_ERROR
 SQLSTATE = pq.DiagnosticField.SQLSTATE
 MESSAGE = pq.DiagnosticField.MESSAGE_PRIMARY
@@ -91,7 +93,7 @@ class Client:
                             message = (result.error_field(MESSAGE) or b"").decode(errors="replace")
                             conn.finish()
                             raise ScriptError(
-                                f"cannot prepare the statement: {message}", step[4], script.name
+                                f"cannot prepare the statement: {message}", step[-1], script.name
                             )
         if not self.blocking:
             conn.nonblocking = 1
@@ -130,100 +132,121 @@ class Client:
         return self.scripts[bisect.bisect_right(self.cumulative, draw)]
 
     def run(self):
-        """The client's whole run; records into the recorder; see the module docstring."""
+        """The client's whole run; records into the recorder; see the module docstring.
+
+        One loop for every mode, with the per-transaction work kept small: the clock is
+        read once per transaction in a closed loop (a transaction starts where the last
+        one ended), steps are tuples, a one-parameter statement binds without a list
+        comprehension, and \\set errors are caught once around the transaction.
+        """
         now = time.perf_counter_ns
-        control, recorder, plan = self.control, self.recorder, self.plan
-        variables, schedule = self.variables, self.schedule
+        control, plan, schedule = self.control, self.plan, self.schedule
+        succeeded, failed = self.recorder.succeeded, self.recorder.failed
+        variables = self.variables
         prepared, blocking, reconnect = plan.prepared, self.blocking, plan.reconnect
         track = plan.max_tries > 1
         deadline = plan.deadline_ns
         single = self.scripts[0] if len(self.scripts) == 1 else None
+        end = now()
         try:
             while True:
                 script = single or self.pick_script()
-                if schedule is not None:
+                if schedule is None:
+                    scheduled = started = end
+                else:
                     scheduled = schedule.take()
                     if scheduled >= deadline:
                         return
                     if now() < scheduled:
                         yield (WAIT_UNTIL, scheduled)
                     started = now()
-                else:
-                    scheduled = started = now()
                 if control.stopping or scheduled >= deadline:
                     return
                 if (reconnect or self.conn is None) and not self._reconnect():
-                    recorder.failed(script.index, CONNECT_FAILED, now())
+                    end = now()
+                    failed(script.index, CONNECT_FAILED, end)
                     continue
-                steps, tries, failure, trace, replay = script.steps, 0, None, [], None
+                tries, trace, replay = 0, [] if track else None, None
                 while True:
                     tries += 1
-                    failure, position = None, 0
-                    conn = self.conn
-                    for step in steps:
-                        kind = step[0]
-                        if kind == STEP_SQL:
-                            params = [str(variables[p]).encode() for p in step[3]] if step[3] else None
-                            if blocking:
-                                if prepared:
+                    failure, position, conn = None, 0, self.conn
+                    try:
+                        for step in script.steps:
+                            kind = step[0]
+                            if kind == STEP_SQL:
+                                one = step[4]
+                                if one is not None:
+                                    params = (str(variables[one]).encode(),)
+                                else:
+                                    params = (
+                                        [str(variables[p]).encode() for p in step[3]] if step[3] else None
+                                    )
+                                if not blocking:
+                                    result = yield from self._execute(conn, step, params, prepared)
+                                elif prepared:
                                     result = conn.exec_prepared(step[1], params)
                                 else:
                                     result = conn.exec_params(step[2], params)
+                                if result is None:
+                                    failure = CONNECTION_LOST
+                                    break
+                                if result.status not in OK_STATUSES:
+                                    failure = (
+                                        result.error_field(SQLSTATE) or b""
+                                    ).decode() or CONNECTION_LOST
+                                    break
+                            elif kind == STEP_SET:
+                                if replay is None:
+                                    value = step[3](variables)
+                                    if track:
+                                        trace.append(value)
+                                else:
+                                    value = replay[position]
+                                    position += 1
+                                variables[step[1]] = value
                             else:
-                                result = yield from self._execute(conn, step, params, prepared)
-                            if result is None:
-                                failure = CONNECTION_LOST
-                                break
-                            if result.status not in OK_STATUSES:
-                                failure = (result.error_field(SQLSTATE) or b"").decode() or CONNECTION_LOST
-                                break
-                        elif kind == STEP_SET:
-                            if replay is None:
-                                value = step[2](variables)
-                                if track:
-                                    trace.append(value)
-                            else:
-                                value = replay[position]
-                                position += 1
-                            variables[step[1]] = value
-                        else:
-                            yield (WAIT_UNTIL, now() + step[1](variables))
+                                yield (WAIT_UNTIL, now() + step[2](variables))
+                    except EVALUATION_ERRORS as exc:
+                        raise ScriptError(str(exc), step[-1], script.name) from None
                     if failure is None:
                         break
                     self._rollback()
                     if failure not in RETRYABLE or tries >= plan.max_tries or control.stopping:
                         break
-                    recorder.retried()
+                    self.recorder.retried()
                     replay = trace
                     if self.conn is None and not self._reconnect():
                         failure = CONNECT_FAILED
                         break
                 end = now()
                 if failure is None:
-                    recorder.succeeded(script.index, end, end - scheduled, started - scheduled)
+                    succeeded(script.index, end, end - scheduled, started - scheduled)
                 else:
-                    recorder.failed(script.index, failure, end)
+                    failed(script.index, failure, end)
                 if reconnect:
                     self.close()
                 if end >= control.next_check_ns:
                     control.check(end)
+                    end = (
+                        now()
+                    )  # the check's own time (a second's frame, maybe) is not the next transaction's
         finally:
             self.close()
 
     def _execute(self, conn: pq.PGconn, step, params, prepared: bool):
         """Send one statement without blocking; yields until its results are in. None if the link broke."""
-        fd = conn.socket
+        wait = (WAIT_READ, conn.socket)
         try:
             if prepared:
                 conn.send_query_prepared(step[1], params)
             else:
                 conn.send_query_params(step[2], params)
             while conn.flush():
-                yield (WAIT_WRITE, fd)
+                yield (WAIT_WRITE, wait[1])
             result = None
-            while True:
+            while True:  # every result up to libpq's closing None; the first one, or an error, counts
                 while conn.is_busy():
-                    yield (WAIT_READ, fd)
+                    yield wait
                     conn.consume_input()
                 current = conn.get_result()
                 if current is None:

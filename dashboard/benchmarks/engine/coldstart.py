@@ -20,6 +20,7 @@ import psycopg
 
 from dashboard.targets.connect import TargetSettings
 from dashboard.targets.connect import connect as target_connect
+from dashboard.targets.policy import HostPolicy
 
 from .connection import ConnectionSettings
 from .results import LatencySummary, histogram_of
@@ -79,8 +80,14 @@ class ColdStartResult:
         )
 
 
-def connector(settings: ConnectionSettings, retries: int = 8) -> Callable[[], psycopg.Connection]:
-    """connect() with the benchmark's application_name and timeouts and Neon's wake-up retries."""
+def connector(
+    settings: ConnectionSettings, retries: int = 8, policy: HostPolicy | None = None
+) -> Callable[[], psycopg.Connection]:
+    """connect() with the benchmark's application_name and timeouts and Neon's wake-up retries.
+
+    With `policy`, every connect resolves the host, checks each address against the policy and
+    connects to exactly those (targets.connect), like the dashboard's own connections.
+    """
     target = TargetSettings(
         connect_timeout=settings.connect_timeout,
         statement_timeout_ms=settings.statement_timeout_ms,
@@ -88,6 +95,7 @@ def connector(settings: ConnectionSettings, retries: int = 8) -> Callable[[], ps
         application_name=settings.application_name,
         retries=retries,
         pooled=settings.pooled,
+        policy=policy,
     )
     return lambda: target_connect(settings.url, target).conn
 

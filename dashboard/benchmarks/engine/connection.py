@@ -39,10 +39,18 @@ class ConnectionSettings:
     lock_timeout_ms: int = 5_000
     application_name: str = APPLICATION_NAME
     search_path: str | None = None  # a schema to find the benchmark's tables in (before public)
+    # The addresses the dashboard's host policy accepted for the URL's host (targets/policy.py).
+    # Every connection goes to exactly these (libpq's hostaddr) and the name is never resolved
+    # again, so a name that starts resolving elsewhere (DNS rebinding) cannot move the workers;
+    # the name stays the host, for TLS. Empty: libpq resolves the name itself.
+    hostaddr: tuple[str, ...] = ()
 
     def conninfo(self) -> bytes:
-        parse_url(self.url)  # a clear InvalidURL for bad input, before any process starts
+        parsed = parse_url(self.url)  # a clear InvalidURL for bad input, before any process starts
         extra = {"application_name": self.application_name, "connect_timeout": int(self.connect_timeout)}
+        if self.hostaddr:
+            extra["host"] = ",".join([parsed.host] * len(self.hostaddr))
+            extra["hostaddr"] = ",".join(self.hostaddr)
         if not self.pooled:
             existing = psycopg_conninfo.conninfo_to_dict(self.url).get("options") or ""
             extra["options"] = f"{existing} {self._startup_options()}".strip()

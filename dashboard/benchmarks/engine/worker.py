@@ -14,7 +14,6 @@ import heapq
 import os
 import pickle
 import select
-import selectors
 import struct
 import sys
 import time
@@ -30,6 +29,7 @@ from .script import ScriptError
 CHECK_EVERY_NS = 50_000_000  # how often a busy client looks at stdin (stop) and the clock
 STOP_GRACE_NS = 1_000_000_000  # statements in flight when the run stops get this long to finish
 HEADER = struct.Struct("!I")
+POLLIN = select.POLLIN
 
 
 @dataclass
@@ -159,8 +159,12 @@ class Control:
         self.deadline_ns = 0
 
     def check(self, now_ns: int) -> None:
-        self.next_check_ns = now_ns + CHECK_EVERY_NS
+        """Also due at the next second boundary, so a client reads the clock again after a frame went out."""
         self.recorder.tick(now_ns)
+        boundary = self.recorder.boundary_ns
+        self.next_check_ns = now_ns + CHECK_EVERY_NS
+        if now_ns < boundary < self.next_check_ns:
+            self.next_check_ns = boundary
         if not self.stopping and select.select([self.stop_fd], [], [], 0)[0]:
             self.stop(now_ns)
 
@@ -196,17 +200,22 @@ def drive_blocking(client: Client, control: Control) -> None:
 
 
 class EventLoop:
-    """Several clients in one process: a selector for their sockets and a heap of timers."""
+    """Several clients in one process: poll() over their sockets and a heap of timers.
+
+    `select.poll` directly rather than `selectors`: its Python layer (keys, fd lookups)
+    costs more per statement than the rest of the loop.
+    """
 
     def __init__(self, clients: list[Client], control: Control, deadline_ns: int):
         self.control = control
         self.deadline_ns = deadline_ns
-        self.selector = selectors.DefaultSelector()
+        self.poller = select.poll()
         self.ready = deque()
         self.timers: list[tuple[int, int, object]] = []
         self.runs = {}
         self.waiting_io = set()
-        self.registered = {}  # client -> (conn, fd)
+        self.watched: dict[Client, tuple] = {}  # client -> (conn, fd, events)
+        self.by_fd: dict[int, Client] = {}
         for client in clients:
             client.blocking = False
             if client.conn is not None:
@@ -216,61 +225,78 @@ class EventLoop:
 
     def run(self) -> None:
         now = time.perf_counter_ns
-        while self.runs:
-            while self.ready:
-                self._resume(self.ready.popleft())
-            if not self.runs:
+        control, runs, watched, by_fd = self.control, self.runs, self.watched, self.by_fd
+        ready, timers, waiting_io = self.ready, self.timers, self.waiting_io
+        while runs:
+            while ready:  # the common case inline: a client waiting to read the socket it already watches
+                client = ready.popleft()
+                try:
+                    kind, value = next(runs[client])
+                except StopIteration:
+                    self._forget(client)
+                    continue
+                known = watched.get(client)
+                if kind == WAIT_READ and known is not None and known[0] is client.conn and known[2] == POLLIN:
+                    waiting_io.add(client)
+                else:
+                    self._wait_for(client, kind, value)
+            if not runs:
                 break
             current = now()
-            control = self.control
             if current >= control.next_check_ns:
                 control.check(current)
             if current >= self.deadline_ns and not control.stopping:
                 control.stop(current)
             if control.stopping:
                 self._abandon_waiting(current)
-                if not self.runs:
+                ready, timers = self.ready, self.timers
+                if not runs:
                     break
             timeout_ns = CHECK_EVERY_NS
-            if self.timers:
-                timeout_ns = min(timeout_ns, max(self.timers[0][0] - current, 0))
-            for key, _ in self.selector.select(timeout_ns / 1e9):
-                client = key.data
-                if client in self.waiting_io:
-                    self.waiting_io.discard(client)
-                    self.ready.append(client)
+            if timers:
+                timeout_ns = min(timeout_ns, max(timers[0][0] - current, 0))
+            for fd, events in self.poller.poll(timeout_ns / 1e6):
+                client = by_fd.get(fd)
+                if client in waiting_io:
+                    waiting_io.discard(client)
+                    ready.append(client)
+                elif events & select.POLLNVAL:  # a connection its client closed (reconnect mode)
+                    self._unwatch_fd(fd)
                 else:
                     self._drain(client)
-            current = now()
-            while self.timers and self.timers[0][0] <= current:
-                self.ready.append(heapq.heappop(self.timers)[2])
+            if timers:
+                current = now()
+                while timers and timers[0][0] <= current:
+                    ready.append(heapq.heappop(timers)[2])
 
-    def _resume(self, client: Client) -> None:
-        try:
-            kind, value = next(self.runs[client])
-        except StopIteration:
-            self._forget(client)
-            return
+    def _wait_for(self, client: Client, kind: int, value: int) -> None:
         if kind == WAIT_UNTIL:
             heapq.heappush(self.timers, (value, id(client), client))
             return
-        self._watch(client, value, selectors.EVENT_READ if kind == WAIT_READ else selectors.EVENT_WRITE)
+        self._watch(client, value, POLLIN if kind == WAIT_READ else select.POLLOUT)
         self.waiting_io.add(client)
 
     def _watch(self, client: Client, fd: int, events: int) -> None:
         conn = client.conn
-        known = self.registered.get(client)
+        known = self.watched.get(client)
         if known is not None and known[0] is conn:
-            if self.selector.get_key(fd).events != events:
-                self.selector.modify(fd, events, client)
+            if known[2] != events:
+                self.poller.modify(fd, events)
+                self.watched[client] = (conn, fd, events)
             return
-        if known is not None:
-            self.selector.unregister(known[1])
-        self.selector.register(fd, events, client)
-        self.registered[client] = (conn, fd)
+        if known is not None and self.by_fd.get(known[1]) is client:
+            self._unwatch_fd(known[1])
+        previous = self.by_fd.get(fd)
+        if previous is not None:  # that client's connection is closed and its fd number reused
+            self.watched.pop(previous, None)
+        self.poller.register(fd, events)
+        self.by_fd[fd] = client
+        self.watched[client] = (conn, fd, events)
 
-    def _drain(self, client: Client) -> None:
+    def _drain(self, client: Client | None) -> None:
         """Data nobody waits for (a notice, the server closing): read it so the loop does not spin."""
+        if client is None:
+            return
         try:
             if client.conn is not None:
                 client.conn.consume_input()
@@ -280,9 +306,16 @@ class EventLoop:
         self._unwatch(client)
 
     def _unwatch(self, client: Client) -> None:
-        known = self.registered.pop(client, None)
-        if known is not None:
-            self.selector.unregister(known[1])
+        known = self.watched.pop(client, None)
+        if known is not None and self.by_fd.get(known[1]) is client:
+            self._unwatch_fd(known[1])
+
+    def _unwatch_fd(self, fd: int) -> None:
+        client = self.by_fd.pop(fd, None)
+        known = self.watched.get(client)
+        if known is not None and known[1] == fd:
+            del self.watched[client]
+        self.poller.unregister(fd)
 
     def _forget(self, client: Client) -> None:
         self._unwatch(client)
