@@ -1,6 +1,7 @@
 """Series through a real Celery worker process: A, B, A, B ... one after another, and cancel."""
 
 import pytest
+from django.template.defaultfilters import floatformat
 
 from dashboard.models import AuditEvent, BenchmarkRun, BenchmarkSeries
 from tests.benchmarks.conftest import make_run
@@ -53,7 +54,7 @@ def test_a_series_runs_a_b_a_b_one_after_another_on_a_real_worker(
     page = done.content.decode()
     assert "series-verdicts" in page and "Over 2 finished repetitions of A and 2 of B" in page
     for run in runs:
-        assert f"{run.result['tps']:.1f}" in page and f">#{run.pk}<" in page
+        assert floatformat(run.result["tps"], 1) in page and f">#{run.pk}<" in page
     shown = client.get(f"/projects/shop/benchmarks/{runs[3].pk}/").content.decode()
     assert f'Repetition B2 of <a href="/projects/shop/benchmarks/series/{series.pk}/">' in shown
     assert AuditEvent.objects.filter(action="benchmark.run", outcome="success").count() == 4
