@@ -22,7 +22,8 @@ Lint (`lint.py`, `squawk.py`)
     RulePolicy validates rule names against squawk 2.70.0's (squawk.KNOWN_RULES); the timeout rules are
     disabled by default because the applier sets both timeouts.
 
-Apply (`apply.py`; history in `history.py`, locks in `locking.py`, capture in `capture.py`)
+Apply (`apply/`, one module per part: session, recording, preflight, steps, statements, lock_retry,
+       index_cleanup; their SQL in `history.py`, `locking.py`, `indexes.py`, `capture.py`)
     conn = dashboard.targets.connect.connect(direct_url, TargetSettings(...)).conn   # direct, autocommit
     result = apply_migration(conn, plan, migration_id="42", checksum=approved_checksum,
                              settings=ApplySettings(lock_timeout_ms=2000, ...),
