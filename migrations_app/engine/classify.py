@@ -333,7 +333,8 @@ def _range_display(rv: dict | None) -> str:
 
 
 def _relation_name(rv: dict) -> RelationName:
-    return RelationName(rv.get("schemaname") or None, rv.get("relname", ""))
+    # RelationName(...), for every table a classified statement names
+    return frozen_instance(RelationName, schema=rv.get("schemaname") or None, name=rv.get("relname", ""))
 
 
 def _relations(kind: str, tree: dict) -> list[RelationName]:

@@ -17,7 +17,7 @@ import bisect
 from dataclasses import dataclass, field
 
 from .fast import frozen_instance, without_gc_pauses
-from .parse import LineIndex, SqlSyntaxError, checksum
+from .parse import SqlSyntaxError, checksum
 from .plan import Plan, Statement, build_plan
 from .squawk import KNOWN_RULES, SquawkFinding, SquawkRun
 
@@ -100,7 +100,12 @@ def lint_sql(sql: str, *, policy: RulePolicy | None = None, pg_major: int = 15) 
     except ValueError as exc:
         squawk.result()
         return LintResult(checksum(sql), (_script_finding("syntax-error", str(exc)),), None)
-    ours = [finding for statement in plan.statements for finding in own_findings(statement)]
+    ours = [
+        finding
+        for statement in plan.statements
+        if statement.may_matter
+        for finding in own_findings(statement)
+    ]
     placer = SquawkPlacer(plan, policy)
     findings = sorted(ours + placer.place(squawk.result()), key=_finding_order)
     return LintResult(plan.checksum, tuple(findings), plan)
@@ -163,7 +168,7 @@ class SquawkPlacer:
     def __init__(self, plan: Plan, policy: RulePolicy):
         self.statements = plan.statements
         self.offsets = [s.offset for s in plan.statements]
-        self.line_starts = LineIndex(plan.sql).starts
+        self.line_starts = plan.lines.starts
         self.sql_lines = None if plan.sql.isascii() else plan.sql.split("\n")  # bytes == characters if ASCII
         self.alone = {step.statements[0].index for step in plan.steps if not step.transactional}
         self.policy = policy

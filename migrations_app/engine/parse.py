@@ -60,12 +60,13 @@ class LineIndex:
         return self.starts[line - 1] + max(column - 1, 0)
 
 
-def split_sql(sql: str, record: type = Piece) -> list:
+def split_sql(sql: str, record: type = Piece, lines: LineIndex | None = None) -> list:
     """The statements of `sql`; raises SqlSyntaxError at the right place when it does not parse.
 
     `record`: the frozen dataclass each statement becomes (Piece; plan.Statement builds its own directly).
+    `lines`: the script's LineIndex, when the caller keeps one.
     """
-    lines = LineIndex(sql)
+    lines = lines or LineIndex(sql)
     try:
         slices = pg_parser.split(sql, with_parser=True, only_slices=True)
     except pg_parser.ParseError as exc:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from .classify import ConcurrentIndex, Facts, RelationName, classify, relations_of, statements_that_may_matter
 from .fast import frozen_instance, lazy
-from .parse import checksum, parse_tree, parse_trees, split_sql
+from .parse import LineIndex, checksum, parse_tree, parse_trees, split_sql
 
 
 @dataclass(frozen=True)
@@ -106,6 +106,11 @@ class Plan:
     def all_transactional(self) -> bool:
         return all(s.transactional for s in self.statements)
 
+    @lazy
+    def lines(self) -> LineIndex:
+        """Where each line of the script starts (build_plan keeps the one the splitter used)."""
+        return LineIndex(self.sql)
+
     def read_trees(self) -> None:
         """Parse, in one parser call, every statement whose tree is not read yet: first thing before asking
         all statements for their kind or relations (one call per statement costs several times more)."""
@@ -164,7 +169,8 @@ def build_plan(sql: str) -> Plan:
     words may matter are parsed again, together, into trees: decoding every tree would cost more than
     the whole parse.
     """
-    statements = tuple(split_sql(sql, record=Statement))
+    lines = LineIndex(sql)
+    statements = tuple(split_sql(sql, record=Statement, lines=lines))
     if not statements:
         raise ValueError("The migration has no statements.")
     matter = statements_that_may_matter(sql, [s.offset for s in statements])
@@ -177,4 +183,6 @@ def build_plan(sql: str) -> Plan:
     _read_trees_together(looked_into)
     alone = [s.index for s in looked_into if s.non_transactional is not None]
     steps = group_steps(statements, alone)
-    return Plan(sql=sql, checksum=checksum(sql), statements=statements, steps=steps)
+    plan = Plan(sql=sql, checksum=checksum(sql), statements=statements, steps=steps)
+    plan.__dict__["lines"] = lines  # where `lazy` keeps its value
+    return plan
