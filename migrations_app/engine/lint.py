@@ -16,7 +16,7 @@ half-done rerun is real.
 import bisect
 from dataclasses import dataclass, field
 
-from .fast import frozen_instance, without_gc_pauses
+from .fast import without_gc_pauses
 from .parse import SqlSyntaxError, checksum
 from .plan import Plan, Statement, build_plan
 from .squawk import KNOWN_RULES, SquawkFinding, SquawkRun
@@ -166,7 +166,6 @@ class SquawkPlacer:
     """Places squawk's findings on the plan's statements; built before squawk's report is in."""
 
     def __init__(self, plan: Plan, policy: RulePolicy):
-        self.statements = plan.statements
         self.offsets = [s.offset for s in plan.statements]
         self.line_starts = plan.lines.starts
         self.sql_lines = None if plan.sql.isascii() else plan.sql.split("\n")  # bytes == characters if ASCII
@@ -174,20 +173,46 @@ class SquawkPlacer:
         self.policy = policy
 
     def place(self, found: list[SquawkFinding]) -> list[Finding]:
-        statements, offsets, starts, alone = self.statements, self.offsets, self.line_starts, self.alone
+        starts, offsets, alone, blocking_rules = (
+            self.line_starts,
+            self.offsets,
+            self.alone,
+            self.policy.blocking,
+        )
         last_line = len(starts)
-        bisect_right = bisect.bisect_right
+        bisect_right, new = bisect.bisect_right, object.__new__
         mapped = []
-        for item in found:
-            line = item.line + 1
-            column = item.column + 1 if self.sql_lines is None else self._char_column(item.line, item.column)
-            # LineIndex.offset(line, column), inline: thousands of findings in a long script
+        for item in found:  # thousands in a long script: LineIndex.offset() and Finding(...) inline
+            rule, squawk_line = item.rule, item.line
+            line = squawk_line + 1
+            column = (
+                item.column + 1 if self.sql_lines is None else self._char_column(squawk_line, item.column)
+            )
             offset = starts[min(max(line, 1), last_line) - 1] + max(column - 1, 0)
             position = bisect_right(offsets, offset) - 1
-            statement = statements[position] if position >= 0 else None
-            if item.rule == "prefer-robust-stmts" and statement is not None and position not in alone:
+            index = position if position >= 0 else None
+            if rule == "prefer-robust-stmts" and index is not None and position not in alone:
                 continue  # a transactional step is all or nothing: a rerun is never half done
-            mapped.append(_squawk_finding(item, statement, line, column, self.policy))
+            if rule == "syntax-error":
+                mapped.append(_squawk_syntax_finding(item, index, line, column))
+                continue
+            blocking = rule in blocking_rules
+            finding = new(Finding)  # without the frozen __init__'s cost (see fast.frozen_instance)
+            finding.__dict__.update(
+                {
+                    "rule": rule,
+                    "level": "error" if blocking else "warning",
+                    "message": item.message,
+                    "help": item.help,
+                    "statement_index": index,
+                    "line": line,
+                    "column": column,
+                    "source": "squawk",
+                    "blocking": blocking,
+                    "needs_acknowledgement": False,
+                }
+            )
+            mapped.append(finding)
         return mapped
 
     def _char_column(self, line_index: int, byte_column: int) -> int:
@@ -195,18 +220,10 @@ class SquawkPlacer:
         return _char_column(sql_lines[line_index] if line_index < len(sql_lines) else "", byte_column)
 
 
-def _squawk_finding(item: SquawkFinding, statement, line: int, column: int, policy: RulePolicy) -> Finding:
-    index = statement.index if statement is not None else None
-    if item.rule == "syntax-error":
-        # Postgres' own parser accepted the script; squawk's parser lags behind on some syntax.
-        message = f"squawk could not check this statement: {item.message}"
-        return Finding(item.rule, "warning", message, item.help, index, line, column, "squawk")
-    blocking = item.rule in policy.blocking
-    return frozen_instance(  # Finding(...), thousands of times for a long script
-        Finding, rule=item.rule, level="error" if blocking else "warning", message=item.message, help=item.help,
-        statement_index=index, line=line, column=column, source="squawk", blocking=blocking,
-        needs_acknowledgement=False,
-    )  # fmt: skip
+def _squawk_syntax_finding(item: SquawkFinding, index: int | None, line: int, column: int) -> Finding:
+    # Postgres' own parser accepted the script; squawk's parser lags behind on some syntax.
+    message = f"squawk could not check this statement: {item.message}"
+    return Finding(item.rule, "warning", message, item.help, index, line, column, "squawk")
 
 
 def _char_column(line_text: str, byte_column: int) -> int:
