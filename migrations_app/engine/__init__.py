@@ -11,6 +11,8 @@ Parse and plan (`plan.py`, `parse.py`, `classify.py`)
                                     # .relations (RelationName: schema or None, name) .concurrent_index
     plan.steps                      # Step(number, statements, transactional): consecutive transactional
                                     # statements form one step; each non-transactional one is its own
+    plan.read_trees()               # parses, in one call, the statements lint did not need to look into:
+                                    # first, before reading .kind or .relations of every statement
 
 Lint (`lint.py`, `squawk.py`)
     result = lint_sql(sql, policy=RulePolicy(blocking={...}, disabled={...}), pg_major=16)
