@@ -157,13 +157,9 @@ def own_findings(statement: Statement) -> list[Finding]:
     return findings
 
 
-def map_squawk(found: list[SquawkFinding], plan: Plan, policy: RulePolicy) -> list[Finding]:
-    """squawk's findings placed on their statements, with the policy's level."""
-    return SquawkPlacer(plan, policy).place(found)
-
-
 class SquawkPlacer:
-    """Places squawk's findings on the plan's statements; built before squawk's report is in."""
+    """Places squawk's findings on the plan's statements, with the policy's level; built while squawk
+    still runs, so only the placing itself waits for its report."""
 
     def __init__(self, plan: Plan, policy: RulePolicy):
         self.offsets = [s.offset for s in plan.statements]
