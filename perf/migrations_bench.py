@@ -7,10 +7,12 @@
   versus running the same squawk command alone on the same file                           target <= 1.5x
 
 The target is a throwaway database `migrations_bench_target` on the local server (LOCAL_PG_PORT), recreated
-per run. psql is the local server's own (dashboard/demo/local_pg.pg_tool). Runs alternate between the engine
-and its reference so both see the same machine load; figures are medians.
+per run. psql is the local server's own (dashboard/demo/local_pg.pg_tool). Each round times the engine and
+its reference back to back (which goes first alternates), so both see the same machine load; times are
+medians, and each RATIO is the median of the rounds' ratios, so a burst of load elsewhere that hits a
+few rounds moves it little. The 1-minute load average before and after is printed beside the figures.
 
-Run: LOCAL_PG_PORT=... perf/migrations_bench [--repeat 21] [--statements 2000]
+Run: LOCAL_PG_PORT=... perf/migrations_bench [--repeat 31] [--statements 2000]
 """
 
 import argparse
@@ -51,11 +53,30 @@ def timed_ms(fn) -> float:
     return (time.perf_counter() - started) * 1000
 
 
+def paired_rounds(engine, reference, repeat: int) -> tuple[float, float, float]:
+    """(median engine ms, median reference ms, median of the rounds' engine/reference ratios).
+
+    `engine` and `reference` take the round number; each round runs both back to back, the engine first
+    in even rounds and the reference first in odd ones.
+    """
+    engine_ms, reference_ms = [], []
+    for n in range(repeat):
+        pair = ((engine, engine_ms), (reference, reference_ms))
+        for fn, samples in pair if n % 2 == 0 else reversed(pair):
+            samples.append(timed_ms(lambda fn=fn, n=n: fn(n)))
+    ratios = [e / r for e, r in zip(engine_ms, reference_ms, strict=True)]
+    return statistics.median(engine_ms), statistics.median(reference_ms), statistics.median(ratios)
+
+
+def load_average() -> str:
+    return f"{os.getloadavg()[0]:.2f}"
+
+
 def create_statement(n: int, who: str) -> str:
     return f"CREATE TABLE bench_{who}_{n} (id bigint PRIMARY KEY, note text)"
 
 
-def bench_apply(url: str, repeat: int) -> tuple[float, float]:
+def bench_apply(url: str, repeat: int) -> tuple[float, float, float]:
     s = server()
     env = {**os.environ, "PGPASSWORD": s["password"]}
     psql = [psql_path(), "-X", "-q", "-h", s["host"], "-p", str(s["port"]), "-U", s["user"], "-d", TARGET_DB]
@@ -76,11 +97,7 @@ def bench_apply(url: str, repeat: int) -> tuple[float, float]:
 
     engine(repeat)  # warm-up: creates the history tables once, as on any target after its first migration
     reference(repeat)
-    engine_ms, psql_ms = [], []
-    for n in range(repeat):
-        engine_ms.append(timed_ms(lambda n=n: engine(n)))
-        psql_ms.append(timed_ms(lambda n=n: reference(n)))
-    return statistics.median(engine_ms), statistics.median(psql_ms)
+    return paired_rounds(engine, reference, repeat)
 
 
 def generate_script(count: int) -> str:
@@ -104,47 +121,44 @@ def generate_script(count: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def bench_lint(statements: int, repeat: int) -> tuple[float, float, int]:
+def bench_lint(statements: int, repeat: int) -> tuple[float, float, float, int]:
     script = generate_script(statements)
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "migration.sql"
         path.write_text(script, encoding="utf-8")
         command = squawk_command(str(path), pg_major=15, excluded=DEFAULT_DISABLED)
 
-        def squawk_alone() -> None:
+        def squawk_alone(_n: int = 0) -> None:
             done = subprocess.run(command, capture_output=True, text=True)
             if done.returncode not in (0, 1) or not done.stdout.startswith("["):
                 raise SystemExit(f"squawk failed: {done.stderr.strip()}")
 
         findings = len(lint_sql(script).findings)  # warm-up
         squawk_alone()
-        ours_ms, squawk_ms = [], []
-        for _ in range(repeat):
-            ours_ms.append(timed_ms(lambda: lint_sql(script)))
-            squawk_ms.append(timed_ms(squawk_alone))
-    return statistics.median(ours_ms), statistics.median(squawk_ms), findings
+        return (*paired_rounds(lambda _n: lint_sql(script), squawk_alone, repeat), findings)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--repeat", type=int, default=21)
+    parser.add_argument("--repeat", type=int, default=31)
     parser.add_argument("--statements", type=int, default=2000)
     args = parser.parse_args()
 
     url = recreate_target()
-    apply_ms, psql_ms = bench_apply(url, args.repeat)
+    load_before = load_average()
+    apply_ms, psql_ms, apply_ratio = bench_apply(url, args.repeat)
     print(f"psql -c CREATE TABLE (reference)                 {psql_ms:8.1f} ms (median of {args.repeat})")
     print(f"apply_migration, connect included                {apply_ms:8.1f} ms (median of {args.repeat})")
-    lint_ms, squawk_ms, findings = bench_lint(args.statements, args.repeat)
+    lint_ms, squawk_ms, lint_ratio, findings = bench_lint(args.statements, args.repeat)
     print(
         f"squawk alone, {args.statements} statements (reference)       {squawk_ms:8.1f} ms (median of {args.repeat})"
     )
     print(
         f"split + lint, {args.statements} statements, {findings} findings  {lint_ms:8.1f} ms (median of {args.repeat})"
     )
-    apply_ratio, lint_ratio = apply_ms / psql_ms, lint_ms / squawk_ms
+    print(f"1-minute load average: {load_before} before, {load_average()} after (this bench adds about 1)")
     print(f"RATIO apply vs psql -c: {apply_ratio:.2f}x (target <= 1.5x)")
     print(
         f"RATIO split+lint {args.statements} statements vs squawk alone: {lint_ratio:.2f}x (target <= 1.5x)"

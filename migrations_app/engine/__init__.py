@@ -11,6 +11,8 @@ Parse and plan (`plan.py`, `parse.py`, `classify.py`)
                                     # .relations (RelationName: schema or None, name) .concurrent_index
     plan.steps                      # Step(number, statements, transactional): consecutive transactional
                                     # statements form one step; each non-transactional one is its own
+    plan.read_trees()               # parses, in one call, the statements lint did not need to look into:
+                                    # first, before reading .kind or .relations of every statement
 
 Lint (`lint.py`, `squawk.py`)
     result = lint_sql(sql, policy=RulePolicy(blocking={...}, disabled={...}), pg_major=16)
@@ -22,7 +24,8 @@ Lint (`lint.py`, `squawk.py`)
     RulePolicy validates rule names against squawk 2.70.0's (squawk.KNOWN_RULES); the timeout rules are
     disabled by default because the applier sets both timeouts.
 
-Apply (`apply.py`; history in `history.py`, locks in `locking.py`, capture in `capture.py`)
+Apply (`apply/`, one module per part: session, recording, preflight, steps, statements, lock_retry,
+       index_cleanup; their SQL in `history.py`, `locking.py`, `indexes.py`, `capture.py`)
     conn = dashboard.targets.connect.connect(direct_url, TargetSettings(...)).conn   # direct, autocommit
     result = apply_migration(conn, plan, migration_id="42", checksum=approved_checksum,
                              settings=ApplySettings(lock_timeout_ms=2000, ...),

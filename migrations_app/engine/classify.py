@@ -10,6 +10,8 @@ import bisect
 import re
 from dataclasses import dataclass
 
+from .fast import frozen_instance
+
 
 @dataclass(frozen=True)
 class RelationName:
@@ -159,7 +161,10 @@ def relations_of(kind: str, tree: dict) -> tuple[RelationName, ...]:
 
 
 def _facts(kind, *, alone=None, refused=None, destructive=None, creates=(), concurrent_index=None) -> Facts:
-    return Facts(kind, alone and f"{alone} {WHY_ALONE}", refused, destructive, creates, concurrent_index)
+    return frozen_instance(  # Facts(...), for every statement lint looks into
+        Facts, kind=kind, non_transactional=alone and f"{alone} {WHY_ALONE}", refused=refused,
+        destructive=destructive, creates=creates, concurrent_index=concurrent_index,
+    )  # fmt: skip
 
 
 def _always_alone(kind: str, tree: dict) -> Facts:
@@ -328,7 +333,8 @@ def _range_display(rv: dict | None) -> str:
 
 
 def _relation_name(rv: dict) -> RelationName:
-    return RelationName(rv.get("schemaname") or None, rv.get("relname", ""))
+    # RelationName(...), for every table a classified statement names
+    return frozen_instance(RelationName, schema=rv.get("schemaname") or None, name=rv.get("relname", ""))
 
 
 def _relations(kind: str, tree: dict) -> list[RelationName]:

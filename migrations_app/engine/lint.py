@@ -16,8 +16,8 @@ half-done rerun is real.
 import bisect
 from dataclasses import dataclass, field
 
-from .fast import frozen_instance
-from .parse import LineIndex, SqlSyntaxError, checksum
+from .fast import without_gc_pauses
+from .parse import SqlSyntaxError, checksum
 from .plan import Plan, Statement, build_plan
 from .squawk import KNOWN_RULES, SquawkFinding, SquawkRun
 
@@ -83,8 +83,13 @@ class LintResult:
         return tuple(f for f in self.findings if f.statement_index == index)
 
 
+@without_gc_pauses
 def lint_sql(sql: str, *, policy: RulePolicy | None = None, pg_major: int = 15) -> LintResult:
-    """Split and lint `sql` for a target of Postgres `pg_major` (squawk runs while we parse)."""
+    """Split and lint `sql` for a target of Postgres `pg_major`.
+
+    squawk starts first and works in its own process while we split, classify and check the script,
+    so only reading its report and placing its findings on their statements come after it.
+    """
     policy = policy or RulePolicy()
     squawk = SquawkRun(sql, pg_major=pg_major, excluded=policy.disabled)
     try:
@@ -95,9 +100,14 @@ def lint_sql(sql: str, *, policy: RulePolicy | None = None, pg_major: int = 15) 
     except ValueError as exc:
         squawk.result()
         return LintResult(checksum(sql), (_script_finding("syntax-error", str(exc)),), None)
-    ours = [finding for statement in plan.statements for finding in own_findings(statement)]
-    theirs = map_squawk(squawk.result(), plan, policy)
-    findings = sorted(ours + theirs, key=_finding_order)
+    ours = [
+        finding
+        for statement in plan.statements
+        if statement.may_matter
+        for finding in own_findings(statement)
+    ]
+    placer = SquawkPlacer(plan, policy)
+    findings = sorted(ours + placer.place(squawk.result()), key=_finding_order)
     return LintResult(plan.checksum, tuple(findings), plan)
 
 
@@ -147,35 +157,69 @@ def own_findings(statement: Statement) -> list[Finding]:
     return findings
 
 
-def map_squawk(found: list[SquawkFinding], plan: Plan, policy: RulePolicy) -> list[Finding]:
-    """squawk's findings placed on their statements, with the policy's level."""
-    lines = LineIndex(plan.sql)
-    sql_lines = plan.sql.split("\n")
-    offsets = [s.offset for s in plan.statements]
-    mapped = []
-    for item in found:
-        line = item.line + 1
-        column = _char_column(sql_lines[item.line] if item.line < len(sql_lines) else "", item.column)
-        position = bisect.bisect_right(offsets, lines.offset(line, column)) - 1
-        statement = plan.statements[position] if position >= 0 else None
-        if item.rule == "prefer-robust-stmts" and statement is not None and statement.transactional:
-            continue
-        mapped.append(_squawk_finding(item, statement, line, column, policy))
-    return mapped
+class SquawkPlacer:
+    """Places squawk's findings on the plan's statements, with the policy's level; built while squawk
+    still runs, so only the placing itself waits for its report."""
+
+    def __init__(self, plan: Plan, policy: RulePolicy):
+        self.offsets = [s.offset for s in plan.statements]
+        self.line_starts = plan.lines.starts
+        self.sql_lines = None if plan.sql.isascii() else plan.sql.split("\n")  # bytes == characters if ASCII
+        self.alone = {step.statements[0].index for step in plan.steps if not step.transactional}
+        self.policy = policy
+
+    def place(self, found: list[SquawkFinding]) -> list[Finding]:
+        starts, offsets, alone, blocking_rules = (
+            self.line_starts,
+            self.offsets,
+            self.alone,
+            self.policy.blocking,
+        )
+        last_line = len(starts)
+        bisect_right, new = bisect.bisect_right, object.__new__
+        mapped = []
+        for item in found:  # thousands in a long script: LineIndex.offset() and Finding(...) inline
+            rule, squawk_line = item.rule, item.line
+            line = squawk_line + 1
+            column = (
+                item.column + 1 if self.sql_lines is None else self._char_column(squawk_line, item.column)
+            )
+            offset = starts[min(max(line, 1), last_line) - 1] + max(column - 1, 0)
+            position = bisect_right(offsets, offset) - 1
+            index = position if position >= 0 else None
+            if rule == "prefer-robust-stmts" and index is not None and position not in alone:
+                continue  # a transactional step is all or nothing: a rerun is never half done
+            if rule == "syntax-error":
+                mapped.append(_squawk_syntax_finding(item, index, line, column))
+                continue
+            blocking = rule in blocking_rules
+            finding = new(Finding)  # without the frozen __init__'s cost (see fast.frozen_instance)
+            finding.__dict__.update(
+                {
+                    "rule": rule,
+                    "level": "error" if blocking else "warning",
+                    "message": item.message,
+                    "help": item.help,
+                    "statement_index": index,
+                    "line": line,
+                    "column": column,
+                    "source": "squawk",
+                    "blocking": blocking,
+                    "needs_acknowledgement": False,
+                }
+            )
+            mapped.append(finding)
+        return mapped
+
+    def _char_column(self, line_index: int, byte_column: int) -> int:
+        sql_lines = self.sql_lines
+        return _char_column(sql_lines[line_index] if line_index < len(sql_lines) else "", byte_column)
 
 
-def _squawk_finding(item: SquawkFinding, statement, line: int, column: int, policy: RulePolicy) -> Finding:
-    index = statement.index if statement is not None else None
-    if item.rule == "syntax-error":
-        # Postgres' own parser accepted the script; squawk's parser lags behind on some syntax.
-        message = f"squawk could not check this statement: {item.message}"
-        return Finding(item.rule, "warning", message, item.help, index, line, column, "squawk")
-    blocking = item.rule in policy.blocking
-    return frozen_instance(  # Finding(...), thousands of times for a long script
-        Finding, rule=item.rule, level="error" if blocking else "warning", message=item.message, help=item.help,
-        statement_index=index, line=line, column=column, source="squawk", blocking=blocking,
-        needs_acknowledgement=False,
-    )  # fmt: skip
+def _squawk_syntax_finding(item: SquawkFinding, index: int | None, line: int, column: int) -> Finding:
+    # Postgres' own parser accepted the script; squawk's parser lags behind on some syntax.
+    message = f"squawk could not check this statement: {item.message}"
+    return Finding(item.rule, "warning", message, item.help, index, line, column, "squawk")
 
 
 def _char_column(line_text: str, byte_column: int) -> int:

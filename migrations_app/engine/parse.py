@@ -13,8 +13,6 @@ from dataclasses import dataclass
 
 from pglast import parser as pg_parser
 
-from .fast import frozen_instance
-
 
 class SqlSyntaxError(ValueError):
     """The script does not parse; `line` and `column` (1-based) locate the error in the whole script."""
@@ -62,12 +60,13 @@ class LineIndex:
         return self.starts[line - 1] + max(column - 1, 0)
 
 
-def split_sql(sql: str, record: type = Piece) -> list:
+def split_sql(sql: str, record: type = Piece, lines: LineIndex | None = None) -> list:
     """The statements of `sql`; raises SqlSyntaxError at the right place when it does not parse.
 
     `record`: the frozen dataclass each statement becomes (Piece; plan.Statement builds its own directly).
+    `lines`: the script's LineIndex, when the caller keeps one.
     """
-    lines = LineIndex(sql)
+    lines = lines or LineIndex(sql)
     try:
         slices = pg_parser.split(sql, with_parser=True, only_slices=True)
     except pg_parser.ParseError as exc:
@@ -75,14 +74,16 @@ def split_sql(sql: str, record: type = Piece) -> list:
         message, location = exc.args[0], exc.args[1] if len(exc.args) > 1 else 0
         line, column = lines.locate(min(max(location, 0), len(sql)))
         raise SqlSyntaxError(message, line, column) from None
+    starts, new = lines.starts, object.__new__
     pieces = []
-    for span in slices:
-        line, column = lines.locate(span.start)
-        pieces.append(  # record(...), without the frozen __init__'s cost
-            frozen_instance(
-                record, index=len(pieces), text=sql[span], offset=span.start, line=line, column=column
-            )
+    for index, span in enumerate(slices):  # record(...) and lines.locate(), inline: once per statement
+        offset = span.start
+        line = bisect.bisect_right(starts, offset)
+        piece = new(record)  # without the frozen __init__'s cost (see fast.frozen_instance)
+        piece.__dict__.update(
+            index=index, text=sql[span], offset=offset, line=line, column=offset - starts[line - 1] + 1
         )
+        pieces.append(piece)
     return pieces
 
 

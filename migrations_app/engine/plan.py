@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from .classify import ConcurrentIndex, Facts, RelationName, classify, relations_of, statements_that_may_matter
 from .fast import frozen_instance, lazy
-from .parse import checksum, parse_tree, parse_trees, split_sql
+from .parse import LineIndex, checksum, parse_tree, parse_trees, split_sql
 
 
 @dataclass(frozen=True)
@@ -106,9 +106,20 @@ class Plan:
     def all_transactional(self) -> bool:
         return all(s.transactional for s in self.statements)
 
-    @property
+    @lazy
+    def lines(self) -> LineIndex:
+        """Where each line of the script starts (build_plan keeps the one the splitter used)."""
+        return LineIndex(self.sql)
+
+    def read_trees(self) -> None:
+        """Parse, in one parser call, every statement whose tree is not read yet: first thing before asking
+        all statements for their kind or relations (one call per statement costs several times more)."""
+        _read_trees_together([s for s in self.statements if "tree" not in s.__dict__])
+
+    @lazy
     def relations(self) -> tuple[RelationName, ...]:
         """Every relation the script names that it does not create first, in order of first mention."""
+        self.read_trees()
         seen: dict[RelationName, None] = {}
         created: set[RelationName] = set()
         for statement in self.statements:
@@ -117,42 +128,61 @@ class Plan:
         return tuple(seen)
 
 
-def group_steps(statements: tuple[Statement, ...]) -> tuple[Step, ...]:
+def group_steps(statements: tuple[Statement, ...], alone: list[int] | None = None) -> tuple[Step, ...]:
+    """Runs of transactional statements, each a step, and each non-transactional statement a step alone.
+
+    `alone`: the indexes of the non-transactional statements in order, when the caller knows them
+    already (build_plan does); the statements between them are then sliced, not visited one by one.
+    """
+    if alone is None:
+        alone = [s.index for s in statements if not s.transactional]
     steps: list[Step] = []
-    batch: list[Statement] = []
 
     def add(members: tuple[Statement, ...], transactional: bool) -> None:
         steps.append(
             frozen_instance(Step, number=len(steps) + 1, statements=members, transactional=transactional)
         )
 
-    for statement in statements:
-        if statement.transactional:
-            batch.append(statement)
-            continue
-        if batch:
-            add(tuple(batch), True)
-            batch = []
-        add((statement,), False)
-    if batch:
-        add(tuple(batch), True)
+    begin = 0
+    for index in alone:
+        if index > begin:
+            add(statements[begin:index], True)
+        add(statements[index : index + 1], False)
+        begin = index + 1
+    if begin < len(statements):
+        add(statements[begin:], True)
     return tuple(steps)
 
 
 def _read_trees_together(statements: list[Statement]) -> None:
-    """Parse the statements lint must look into in one parser call, filling their cached `tree`."""
+    """Parse `statements` in one parser call, filling their cached `tree`."""
+    if not statements:
+        return
     for statement, tree in zip(statements, parse_trees([s.text for s in statements]), strict=True):
         statement.__dict__["tree"] = tree  # where `lazy` keeps its value
 
 
 def build_plan(sql: str) -> Plan:
-    """Parse and group `sql`; raises parse.SqlSyntaxError when it does not parse, ValueError when empty."""
-    statements = tuple(split_sql(sql, record=Statement))
-    matter = statements_that_may_matter(sql, [s.offset for s in statements])
-    for statement in statements:  # not yet seen by anyone; may_matter defaults to True
-        if statement.index not in matter:
-            statement.__dict__["may_matter"] = False
-    _read_trees_together([s for s in statements if s.may_matter])
+    """Parse and group `sql`; raises parse.SqlSyntaxError when it does not parse, ValueError when empty.
+
+    The script is parsed once whole (to split it and find any syntax error); only the statements whose
+    words may matter are parsed again, together, into trees: decoding every tree would cost more than
+    the whole parse.
+    """
+    lines = LineIndex(sql)
+    statements = tuple(split_sql(sql, record=Statement, lines=lines))
     if not statements:
         raise ValueError("The migration has no statements.")
-    return Plan(sql=sql, checksum=checksum(sql), statements=statements, steps=group_steps(statements))
+    matter = statements_that_may_matter(sql, [s.offset for s in statements])
+    looked_into = []
+    for statement in statements:  # not yet seen by anyone; may_matter defaults to True
+        if statement.index in matter:
+            looked_into.append(statement)
+        else:
+            statement.__dict__["may_matter"] = False
+    _read_trees_together(looked_into)
+    alone = [s.index for s in looked_into if s.non_transactional is not None]
+    steps = group_steps(statements, alone)
+    plan = Plan(sql=sql, checksum=checksum(sql), statements=statements, steps=steps)
+    plan.__dict__["lines"] = lines  # where `lazy` keeps its value
+    return plan

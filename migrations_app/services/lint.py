@@ -50,6 +50,7 @@ def _own_checks_only(sql: str) -> LintResult:
 
 
 def statements_json(result: LintResult) -> list[dict]:
+    result.plan.read_trees()  # kind and relations of every statement, from one parser call
     return [
         {
             "index": s.index,

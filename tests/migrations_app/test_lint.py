@@ -1,5 +1,9 @@
 """Lint classes: our own findings and squawk's (the real pinned binary), placed on their statements."""
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from migrations_app.engine.lint import RulePolicy, lint_sql
@@ -11,6 +15,43 @@ SQL = (
     "CREATE INDEX CONCURRENTLY IF NOT EXISTS orders_note2 ON orders (note);\n"  # 2: runs alone
     "ALTER TABLE orders\n    DROP COLUMN note;\n"  # 3: destructive, squawk ban-drop-column on line 5
 )
+
+
+# Two statements on one line, a comment with keywords between statements, a multi-line statement with
+# findings on its second and third lines, non-ASCII names (squawk counts bytes), both kinds of step.
+SCRIPT = (
+    "-- migration: orders; commit later (a comment)\n"
+    "CREATE TABLE orders (id int PRIMARY KEY, note text);\n"
+    "CREATE INDEX orders_note ON orders (note); ALTER TABLE orders ADD COLUMN total int NOT NULL;\n"
+    "/* drop nothing here */ UPDATE orders SET note = 'a;b' WHERE id = 1;\n"
+    "UPDATE orders SET note = NULL;\n"
+    "CREATE INDEX CONCURRENTLY orders_total ON orders (total);\n"
+    'ALTER TABLE "Straße ü" ADD COLUMN "größe" int NOT NULL;\n'
+    "ALTER TABLE orders\n"
+    "    DROP COLUMN note,\n"
+    "    ALTER COLUMN total TYPE bigint;\n"
+    "DROP INDEX CONCURRENTLY orders_note;\n"
+    "TRUNCATE orders CASCADE; SELECT 1\n"
+)
+# (statement index, rule, line, column, source, level), in the order the page lists them.
+SCRIPT_FINDINGS = [
+    (0, "prefer-bigint-over-int", 2, 25, "squawk", "warning"),
+    (1, "require-concurrent-index-creation", 3, 1, "squawk", "warning"),
+    (2, "adding-required-field", 3, 63, "squawk", "warning"),
+    (2, "prefer-bigint-over-int", 3, 80, "squawk", "warning"),
+    (4, "destructive", 5, 1, "ours", "warning"),
+    (5, "non-transactional", 6, 1, "ours", "info"),
+    (5, "prefer-robust-stmts", 6, 1, "squawk", "warning"),
+    (6, "adding-required-field", 7, 24, "squawk", "warning"),
+    (6, "prefer-bigint-over-int", 7, 43, "squawk", "warning"),
+    (7, "destructive", 8, 1, "ours", "warning"),
+    (7, "ban-drop-column", 9, 5, "squawk", "warning"),
+    (7, "changing-column-type", 10, 24, "squawk", "warning"),
+    (8, "non-transactional", 11, 1, "ours", "info"),
+    (8, "prefer-robust-stmts", 11, 1, "squawk", "warning"),
+    (9, "destructive", 12, 1, "ours", "warning"),
+    (9, "ban-truncate-cascade", 12, 17, "squawk", "warning"),
+]
 
 
 def rules_of(result, index):
@@ -124,3 +165,55 @@ def test_a_squawk_report_is_read_and_a_broken_one_says_what_squawk_said():
         parse_report("", "error: unknown rule\nmore", 2)
     with pytest.raises(SquawkError, match="squawk failed: not json"):
         parse_report("not json", "", 2)
+
+
+def test_a_multi_statement_script_gets_every_finding_on_its_statement_line_and_column():
+    result = lint_sql(SCRIPT)
+    found = [(f.statement_index, f.rule, f.line, f.column, f.source, f.level) for f in result.findings]
+    assert found == SCRIPT_FINDINGS
+    assert [[s.index for s in step.statements] for step in result.plan.steps] == [
+        [0, 1, 2, 3, 4],
+        [5],
+        [6, 7],
+        [8],
+        [9, 10],
+    ]
+    lines = SCRIPT.split("\n")
+    at = {(f.rule, f.statement_index): lines[f.line - 1][f.column - 1 :] for f in result.findings}
+    assert at["ban-drop-column", 7].startswith("DROP COLUMN note")
+    assert at["adding-required-field", 6].startswith('ADD COLUMN "größe"')
+    assert at["ban-truncate-cascade", 9].startswith("CASCADE")
+
+
+def test_every_squawk_finding_of_a_long_script_lies_inside_the_statement_it_is_placed_on():
+    shapes = [
+        "ALTER TABLE t_{i} ADD COLUMN c int NOT NULL;",  # adding-required-field, prefer-bigint-over-int
+        'ALTER TABLE "é_{i}"\n  DROP COLUMN c; CREATE INDEX i_{i} ON t (c);',  # drop column, index
+        "-- a comment about drop {i};\nCREATE INDEX CONCURRENTLY j_{i} ON t (c);",  # runs alone
+    ]
+    sql = "\n".join(shape.format(i=i) for i in range(60) for shape in shapes)
+    result = lint_sql(sql)
+    statements = result.plan.statements
+    theirs = [f for f in result.findings if f.source == "squawk"]
+    # per round: two on the ALTER ... NOT NULL, ban-drop-column, the plain index, prefer-robust-stmts
+    # on the concurrent build (it runs alone); none is lost or doubled
+    assert len(theirs) == 5 * 60
+    for f in theirs:
+        statement = statements[f.statement_index]
+        assert (statement.line, statement.column) <= (f.line, f.column)
+        if statement.index + 1 < len(statements):
+            following = statements[statement.index + 1]
+            assert (f.line, f.column) < (following.line, following.column)
+
+
+def test_lint_leaves_nothing_for_the_cycle_collector_and_gives_it_back_as_it_found_it():
+    """lint pauses the cycle collector while it builds its thousands of records (they hold no cycles)."""
+    probe = (
+        "import gc; from migrations_app.engine.lint import lint_sql; "
+        f"sql = {SCRIPT + ';'!r} * 20; gc.collect(); assert len(lint_sql(sql).findings) == 320; "
+        "lint_sql('SELECT 1 +;'); print(gc.isenabled(), gc.collect()); gc.disable(); lint_sql(sql); "
+        "print(gc.isenabled())"
+    )
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run([sys.executable, "-c", probe], cwd=root, capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["True", "0", "False"]

@@ -4,6 +4,7 @@ import threading
 import time
 
 from migrations_app.engine.apply import ApplySettings
+from migrations_app.engine.apply.lock_retry import backoff_seconds
 from migrations_app.engine.history import read_history
 from migrations_app.engine.locking import apply_lock_keys
 from tests.migrations_app.conftest import FAST, tables
@@ -126,3 +127,13 @@ def test_an_apply_gives_up_when_another_keeps_the_database_busy(apply, target_db
     assert result.status == "busy"
     assert "kept this database busy" in result.message and "nothing was applied" in result.message
     assert tables(target_sql) == []
+
+
+def test_the_wait_between_lock_retries_doubles_up_to_its_cap_with_jitter_around_it():
+    settings = ApplySettings(retry_base_seconds=0.5, retry_max_seconds=3.0)
+    for attempt, nominal in [(1, 0.5), (2, 1.0), (3, 2.0), (4, 3.0), (9, 3.0)]:
+        waits = [backoff_seconds(settings, attempt) for _ in range(200)]
+        assert all(0.5 * nominal <= w <= 1.5 * nominal for w in waits)
+        assert (
+            max(waits) - min(waits) > 0.5 * nominal
+        )  # spread out, so competing appliers do not retry in step

@@ -204,3 +204,27 @@ def test_statements_without_keywords_are_not_parsed_for_lint_and_still_classifie
     assert not first.may_matter and "tree" not in first.__dict__  # lint never needed its tree
     assert second.may_matter and second.destructive.startswith("drops table t")
     assert first.kind == "CreateStmt"  # read on demand
+
+
+def test_reading_every_tree_in_one_call_gives_each_statement_what_it_has_parsed_alone():
+    sql = (
+        "CREATE TABLE a (id int); -- drop later\n"
+        "INSERT INTO a SELECT * FROM b JOIN s.c ON true;\n"
+        "SELECT 1 -- a comment before the semicolon\n;\n"
+        'WITH w AS (SELECT 1) UPDATE "é" SET x = 1 FROM w, d WHERE true;\n'
+        "ALTER TABLE a ADD COLUMN n int"
+    )
+    together, alone = build_plan(sql), build_plan(sql)
+    together.read_trees()
+    assert all("tree" in s.__dict__ for s in together.statements)
+    # (the trees differ only in their "location" fields, which nothing reads)
+    assert [(s.facts, s.relations) for s in together.statements] == [
+        (s.facts, s.relations) for s in alone.statements
+    ]
+    assert [(s.kind, s.relations) for s in together.statements] == [
+        ("CreateStmt", ()),
+        ("InsertStmt", (RelationName(None, "a"), RelationName(None, "b"), RelationName("s", "c"))),
+        ("SelectStmt", ()),
+        ("UpdateStmt", (RelationName(None, "é"), RelationName(None, "d"))),
+        ("AlterTableStmt", (RelationName(None, "a"),)),
+    ]
