@@ -62,7 +62,7 @@ def delete_leftover_branches() -> int:
             with client_for(benchmark.project) as client:
                 isolation.delete_temporary_branch(client, benchmark, branch_id)
         except NeonAPIError as exc:  # the API key cannot be read: say so on the run's page, retry later
-            isolation.note_branch_left(benchmark, branch_id, exc)
+            isolation.note_branch_left(benchmark, branch_id, exc.message)
             continue
         if BenchmarkRun.objects.filter(pk=benchmark.pk, temporary_branch_deleted=True).exists():
             BenchmarkRun.objects.filter(pk=benchmark.pk).update(cleanup_error="")

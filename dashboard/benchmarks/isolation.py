@@ -26,6 +26,7 @@ from dashboard.models import NeonBranch
 from dashboard.neon.client import NeonAPIError, NeonClient
 from dashboard.neon.state import compute_for, compute_is_idle, resolve_branch
 from dashboard.neon.sync import client_for, sync_project
+from dashboard.neon.temporary import delete_branch
 from dashboard.targets.connect import TargetError
 from dashboard.targets.policy import allowed_addresses
 from dashboard.targets.urls import InvalidURL, parse_url
@@ -181,24 +182,21 @@ def _temporary_branch(client: NeonClient, benchmark: BenchmarkRun, parent: NeonB
 
 def delete_temporary_branch(client: NeonClient, benchmark: BenchmarkRun, branch_id: str) -> None:
     """Delete the run's temporary branch (gone already counts as deleted); a failure is noted on the run."""
-    pid = benchmark.project.neon_project_id
+    error = delete_branch(client, benchmark.project.neon_project_id, branch_id)
+    if error:
+        note_branch_left(benchmark, branch_id, error)
+        return
+    BenchmarkRun.objects.filter(pk=benchmark.pk).update(temporary_branch_deleted=True)
     try:
-        try:
-            answer = client.delete_branch(pid, branch_id)
-            client.wait_for_operations(
-                pid, answer.get("operations") or [], timeout=settings.NEON_OPERATION_TIMEOUT
-            )
-        except NeonAPIError as exc:
-            if not exc.is_not_found:
-                raise
-        BenchmarkRun.objects.filter(pk=benchmark.pk).update(temporary_branch_deleted=True)
         sync_project(benchmark.project, client)
-    except NeonAPIError as exc:
-        note_branch_left(benchmark, branch_id, exc)
+    except NeonAPIError as exc:  # deleted all the same; the next periodic sync drops it from the list
+        log.warning(
+            "Branch list not refreshed after deleting benchmark %s's branch: %s", benchmark.pk, exc.message
+        )
 
 
-def note_branch_left(benchmark: BenchmarkRun, branch_id: str, exc: NeonAPIError) -> None:
-    _note_cleanup(benchmark, f"The temporary branch {branch_id} could not be deleted ({exc.message}); "
+def note_branch_left(benchmark: BenchmarkRun, branch_id: str, reason: str) -> None:
+    _note_cleanup(benchmark, f"The temporary branch {branch_id} could not be deleted ({reason}); "
                              "delete it on the Branches page.")  # fmt: skip
 
 
