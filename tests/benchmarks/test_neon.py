@@ -7,6 +7,7 @@ compute unless the person asked; cold starts suspend and wake on purpose.
 
 import pytest
 
+from dashboard.benchmarks import cleanup
 from dashboard.models import BenchmarkRun, NeonBranch, NeonCompute, TaskRun
 from dashboard.neon.sync import sync_project
 from tests.benchmarks.conftest import query, run_here
@@ -64,6 +65,23 @@ def test_the_temporary_branch_is_deleted_after_a_failure_too(client_for, synced,
     assert run.status == "failed" and "statement timeout" in run.error
     assert run.task_run.status == "failed"
     assert run.temporary_branch_id and run.temporary_branch_deleted
+    assert branch_names(neon_standin) == ["main"]
+
+
+def test_a_delete_neon_refuses_is_said_on_the_run_page_and_retried_by_the_sweep(
+    client_for, synced, neon_standin
+):
+    neon_standin.standin.fail_next(500, path_contains="/branches/br-", method="DELETE")
+    run = run_here(start(client_for("engineer")))
+    assert run.status == "finished", run.error
+    assert not run.temporary_branch_deleted
+    page = client_for("viewer").get(f"/projects/pagila-neon/benchmarks/{run.pk}/").content.decode()
+    assert f"The temporary branch {run.temporary_branch_id} could not be deleted" in page
+    assert "delete it on the Branches page" in page
+    assert len(branch_names(neon_standin)) == 2  # still there
+    assert cleanup.delete_leftover_branches() == 1
+    run.refresh_from_db()
+    assert run.temporary_branch_deleted and run.cleanup_error == ""
     assert branch_names(neon_standin) == ["main"]
 
 
